@@ -1,0 +1,1 @@
+"""py4web apps: the WaddleBot modules. Each folder declares itself in manifest.json."""

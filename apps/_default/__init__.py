@@ -1,0 +1,3 @@
+"""The admin app at /: login, home, health, metrics."""
+
+from . import controllers  # noqa: F401

@@ -1,0 +1,88 @@
+"""Admin home, login (password and magic link), /health and /metrics."""
+
+from py4web import action, request, response
+from py4web.core import redirect
+
+from shared import outbox
+from shared.adminauth import (COOKIE, LoginThrottled, check_password, consume_magic_link, cookie_options,
+                              safe_next, session_token)
+from shared.fixtures import admin, db, json_error
+from shared.health import system_health
+from shared.metrics import render as render_metrics
+
+
+def _client() -> str:
+    return request.environ.get("REMOTE_ADDR") or "unknown"
+
+
+def _start_session() -> None:
+    secure = request.urlparts.scheme == "https"
+    response.set_cookie(COOKIE, session_token(), **cookie_options(secure))
+
+
+@action("index", method=["GET"])
+@action.uses("home.html", db, admin)
+def index():
+    healthy, report = system_health()
+    activities = db(db.activity).select(orderby=~db.activity.id, limitby=(0, 20))
+    dead = db(db.outbox.status == "dead").select(orderby=~db.outbox.id, limitby=(0, 20))
+    return {"report": report, "healthy": healthy, "counts": outbox.counts(db), "activities": activities,
+            "dead": dead}
+
+
+@action("login", method=["GET", "POST"])
+@action.uses("login.html")
+def login():
+    target = safe_next(request.query.get("next") or request.forms.get("next"))
+    if request.method == "GET":
+        return {"error": None, "next": target}
+    try:
+        ok = check_password(request.forms.get("password") or "", _client())
+    except LoginThrottled as err:
+        response.status = 429
+        return {"error": f"Too many attempts: {err}.", "next": target}
+    if not ok:
+        response.status = 401
+        return {"error": "Wrong password.", "next": target}
+    _start_session()
+    redirect(target)
+
+
+@action("logout", method=["POST"])
+def logout():
+    response.delete_cookie(COOKIE, path="/")
+    redirect("/login")
+
+
+@action("auth/magic/<token>", method=["GET"])
+@action.uses("message.html", db)
+def magic(token):
+    problem = consume_magic_link(db, token)
+    if problem:
+        response.status = 410
+        return {"title": "Login link not usable", "message": problem}
+    _start_session()
+    redirect("/")
+
+
+@action("health", method=["GET"])
+@action.uses(db)
+def health():
+    healthy, report = system_health()
+    response.status = 200 if healthy else 503
+    return report
+
+
+@action("metrics", method=["GET"])
+def metrics():
+    body, content_type = render_metrics()
+    response.headers["Content-Type"] = content_type
+    return body
+
+
+@action("outbox/<outbox_id:int>/retry", method=["POST"])
+@action.uses(db, admin)
+def retry_outbox(outbox_id):
+    if not outbox.retry(db, outbox_id):
+        raise json_error(404, f"no dead outbox row {outbox_id}")
+    redirect("/")

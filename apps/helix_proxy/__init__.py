@@ -1,0 +1,1 @@
+"""helix_proxy: a rate-limited, cached, resilient proxy of the Twitch Helix API."""

@@ -1,0 +1,1 @@
+"""livepulse: live concurrent viewers of several streams per event."""

@@ -1,0 +1,1 @@
+"""twitch_webhooks: EventSub webhooks and WebSocket, channels, subscriptions, activities, hub."""

@@ -1,0 +1,1 @@
+"""The WaddleBot core: settings, database, registry, auth, outbox, worker and building blocks."""

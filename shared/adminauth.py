@@ -1,0 +1,88 @@
+"""One admin authentication for every app: password login, signed session cookie, one-time
+magic links, and the X-Admin-Key header for scripts."""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+from urllib.parse import urlsplit
+
+from shared.crypto import TokenError, digest, new_token, sign_token, verify_token
+from shared.db import utcnow
+from shared.ratelimit import allow
+from shared.settings import Settings, get_settings
+
+COOKIE = "waddlebot_admin"
+PURPOSE = "admin"
+
+
+class LoginThrottled(Exception):
+    """Too many password attempts from one client."""
+
+
+def check_password(password: str, client: str, settings: Settings | None = None) -> bool:
+    """Constant-time compare with ADMIN_PASSWORD; raises LoginThrottled past the attempt limit."""
+    settings = settings or get_settings()
+    if not allow(f"login:{client}", settings.login_max_attempts, settings.login_window_seconds):
+        raise LoginThrottled(f"too many attempts; wait up to {settings.login_window_seconds} seconds")
+    return hmac.compare_digest(password.encode(), settings.admin_password.encode())
+
+
+def check_api_key(value: str | None, settings: Settings | None = None) -> bool:
+    settings = settings or get_settings()
+    return bool(settings.admin_api_key and value) and hmac.compare_digest(
+        value.encode(), settings.admin_api_key.encode())
+
+
+def session_token(settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    return sign_token(PURPOSE, settings.session_ttl_hours * 3600, sub="admin")
+
+
+def is_valid_session(token: str | None) -> bool:
+    if not token:
+        return False
+    try:
+        verify_token(token, PURPOSE)
+    except TokenError:
+        return False
+    return True
+
+
+def cookie_options(secure: bool, settings: Settings | None = None) -> dict:
+    settings = settings or get_settings()
+    return {"httponly": True, "samesite": "Lax", "secure": secure, "path": "/",
+            "max_age": settings.session_ttl_hours * 3600}
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after login."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def create_magic_link(db, settings: Settings | None = None) -> str:
+    """A one-time login URL; its token expires after MAGIC_LINK_TTL_MINUTES."""
+    settings = settings or get_settings()
+    token, now = new_token(), utcnow()
+    db.magic_link.insert(token_hash=digest(token), created_at=now,
+                         expires_at=now + datetime.timedelta(minutes=settings.magic_link_ttl_minutes))
+    return f"{settings.public_url}/auth/magic/{token}"
+
+
+def consume_magic_link(db, token: str) -> str | None:
+    """Use a magic link once. None when it worked, else why it did not."""
+    query = db.magic_link.token_hash == digest(token)
+    row = db(query).select(limitby=(0, 1)).first()
+    if row is None:
+        return "This link is not valid."
+    if row.used_at is not None:
+        return "This link was already used. Ask for a new one with `waddlebot magic-link`."
+    if row.expires_at < utcnow():
+        return "This link has expired. Ask for a new one with `waddlebot magic-link`."
+    claimed = db(query & (db.magic_link.used_at == None)).update(used_at=utcnow())  # noqa: E711
+    return None if claimed else "This link was already used."

@@ -1,0 +1,99 @@
+"""The one DAL every app shares, created lazily; migrations owned by the core."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import threading
+from pathlib import Path
+
+from py4web.core import DAL
+
+from shared.schema import INDEXES, define_all
+from shared.settings import Settings, get_settings
+
+_db: DAL | None = None
+_db_lock = threading.Lock()
+
+
+def utcnow() -> datetime.datetime:
+    """Naive UTC now: every datetime column stores UTC."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def normalize_uri(uri: str) -> str:
+    """pydal speaks postgres://; accept postgresql:// (and SQLAlchemy's +psycopg2) too."""
+    for prefix in ("postgresql+psycopg2://", "postgresql://"):
+        if uri.startswith(prefix):
+            return "postgres://" + uri[len(prefix):]
+    return uri
+
+
+def is_postgres(db: DAL) -> bool:
+    return db._dbname == "postgres"
+
+
+def _sqlite_pragmas(adapter) -> None:
+    if adapter.dbengine == "sqlite":
+        adapter.execute("PRAGMA journal_mode=WAL;")
+        adapter.execute("PRAGMA synchronous=NORMAL;")
+        adapter.execute("PRAGMA busy_timeout=30000;")
+
+
+def _folder(settings: Settings) -> Path:
+    folder = settings.var_dir / "db"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def open_db(settings: Settings, migrate: bool) -> DAL:
+    """A DAL with every table defined; migrate=True only for `waddlebot migrate`."""
+    uri = normalize_uri(settings.database_url)
+    kwargs = {"driver_args": {"timeout": 30}} if uri.startswith("sqlite") else {}
+    db = DAL(uri, folder=str(_folder(settings)), pool_size=settings.db_pool_size, migrate=migrate,
+             migrate_enabled=migrate, after_connection=_sqlite_pragmas, lazy_tables=False, **kwargs)
+    define_all(db)
+    return db
+
+
+def migrate(settings: Settings | None = None) -> list[str]:
+    """Create/alter every table and create every index, idempotently. Returns the table names."""
+    db = open_db(settings or get_settings(), migrate=True)
+    try:
+        for index in INDEXES:
+            db.executesql(index.sql())
+        db.commit()
+        return list(db.tables)
+    finally:
+        db.close()
+
+
+def get_db() -> DAL:
+    """The shared DAL (a py4web fixture; apps never migrate)."""
+    global _db
+    with _db_lock:
+        if _db is None:
+            _db = open_db(get_settings(), migrate=False)
+        return _db
+
+
+def reset_db() -> None:
+    """Close and forget the shared DAL (tests and settings changes)."""
+    global _db
+    with _db_lock:
+        if _db is not None:
+            with contextlib.suppress(Exception):
+                _db.close()
+        _db = None
+
+
+@contextlib.contextmanager
+def transaction(db: DAL | None = None):
+    """Commit on success, roll back on error: for code outside a request (workers, CLI)."""
+    db = db or get_db()
+    try:
+        yield db
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise

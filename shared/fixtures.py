@@ -1,0 +1,46 @@
+"""The py4web fixtures every app uses: the database, the session, admin auth, JSON errors."""
+
+from __future__ import annotations
+
+import http.client
+from urllib.parse import quote
+
+from py4web import request
+from py4web.core import HTTP, Fixture, Session, redirect
+
+from shared.adminauth import COOKIE, check_api_key, is_valid_session
+from shared.db import get_db
+from shared.settings import get_settings
+
+db = get_db()
+session = Session(secret=get_settings().auth_secret, expiration=3600, name="waddlebot_session")
+
+
+def json_error(status: int, message: str, **extra) -> HTTP:
+    """An HTTP error with a JSON body {"error", "status", "message"} that says what to fix."""
+    body = {"error": http.client.responses.get(status, "Error"), "status": status, "message": message, **extra}
+    return HTTP(status, body=body, headers={"Content-Type": "application/json"})
+
+
+def wants_html() -> bool:
+    accept = request.headers.get("Accept", "")
+    return request.method == "GET" and "text/html" in accept
+
+
+def is_admin() -> bool:
+    return check_api_key(request.headers.get("X-Admin-Key")) or is_valid_session(request.get_cookie(COOKIE))
+
+
+class AdminAuth(Fixture):
+    """Admin pages redirect to the login page; admin APIs answer 401 JSON."""
+
+    def on_request(self, context):
+        if is_admin():
+            return
+        if wants_html():
+            target = request.path + (f"?{request.query_string}" if request.query_string else "")
+            redirect(f"/login?next={quote(target, safe='')}")
+        raise json_error(401, "admin authentication required: log in at /login or send X-Admin-Key")
+
+
+admin = AdminAuth()

@@ -1,0 +1,74 @@
+"""Structured logging with LOG_LEVEL and redaction of tokens and secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+
+from shared.settings import GENERATED_SECRETS, Settings
+
+_PATTERNS = [
+    re.compile(r"(oauth:)[A-Za-z0-9]+", re.I),
+    re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+", re.I),
+    re.compile(r"((?:access_token|refresh_token|client_secret|code|password|secret|token|api_key|key)"
+               r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+", re.I),
+]
+_MASK = "***"
+
+
+class RedactingFilter(logging.Filter):
+    """Masks token-shaped text and the configured secret values in every record."""
+
+    def __init__(self, secret_values: list[str]):
+        super().__init__()
+        self.secret_values = [value for value in secret_values if len(value) >= 6]
+
+    def redact(self, text: str) -> str:
+        for value in self.secret_values:
+            text = text.replace(value, _MASK)
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + _MASK, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg, record.args = self.redact(message), None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        return json.dumps(entry)
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    names = [*GENERATED_SECRETS, "ADMIN_API_KEY", "TWITCH_APP_SECRET", "TWITCH_OAUTH_TOKEN",
+             "TWITCH_WEBHOOK_SECRET", "YT_API_KEY", "WADDLEBOT_API_KEY"]
+    return [getattr(settings, name.lower()) for name in names]
+
+
+def configure_logging(settings: Settings, stream=None) -> RedactingFilter:
+    """Install one redacting handler on the root logger (idempotent)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_waddlebot", False)]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler._waddlebot = True
+    redactor = RedactingFilter(_secret_values(settings))
+    handler.addFilter(redactor)
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    return redactor

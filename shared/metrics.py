@@ -1,0 +1,47 @@
+"""Prometheus metrics: request counts and latencies per route, served at GET /metrics."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+REQUESTS = Counter("waddlebot_http_requests_total", "HTTP requests", ["app", "route", "method", "status"])
+LATENCY = Histogram("waddlebot_http_request_seconds", "HTTP request latency", ["app", "route", "method"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+def _route_label(environ: dict) -> tuple[str, str]:
+    """(app, route rule) of the matched route; the rule keeps ids out of the labels."""
+    route = getattr(environ.get("ombott.route"), "route", None)
+    if route is None:
+        return "none", "unmatched"
+    rule = str(route.rule)
+    app_name = rule.split("/")[1] if rule.count("/") > 1 else "_default"
+    return app_name, rule
+
+
+def metrics_middleware(app):
+    """WSGI middleware timing every request by its route rule (not its raw path)."""
+
+    def wrapped(environ, start_response):
+        started = time.perf_counter()
+        status_holder = []
+
+        def recording_start_response(status, headers, exc_info=None):
+            status_holder.append(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        try:
+            return app(environ, recording_start_response)
+        finally:
+            app_name, route = _route_label(environ)
+            method = environ.get("REQUEST_METHOD", "GET")
+            REQUESTS.labels(app_name, route, method, status_holder[0] if status_holder else "500").inc()
+            LATENCY.labels(app_name, route, method).observe(time.perf_counter() - started)
+
+    return wrapped
+
+
+def render() -> tuple[bytes, str]:
+    return generate_latest(), CONTENT_TYPE_LATEST

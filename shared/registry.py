@@ -1,0 +1,141 @@
+"""WaddleBot modules: manifests read before any module code runs, validation, status and health.
+
+Each app folder holds a `manifest.json`:
+
+    {"name": "twitch_auth", "title": "…", "version": "1.0.0",
+     "requires": ["TWITCH_APP_ID"],                      # settings a ready module needs
+     "services": [{"name": "token_validator", "entry": "apps.twitch_auth.workers:validate_tokens",
+                   "singleton": true}],                  # background services the worker runs
+     "admin_pages": [{"title": "Accounts", "path": "/twitch_auth/users"}],
+     "health": "apps.twitch_auth.health:check",          # optional: () -> Health
+     "commands": "apps.twitch_auth.cli:commands"}        # optional: click commands for `waddlebot`
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from shared.settings import APPS_FOLDER, Settings, get_settings, setting_names
+
+
+class ModuleError(Exception):
+    """Base of the typed failures a module reports."""
+
+
+class NotConfigured(ModuleError):
+    """Settings are missing: nothing to retry until someone configures them."""
+
+
+class NeedsReauth(ModuleError):
+    """Credentials were rejected: a person must log in again."""
+
+
+class NotReady(ModuleError):
+    """A dependency is not available yet: retry later."""
+
+
+@dataclass(frozen=True)
+class Health:
+    status: Literal["ok", "degraded", "down", "not_configured", "needs_reauth"]
+    detail: str = ""
+    data: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    entry: str
+    singleton: bool = False
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    title: str
+    version: str
+    requires: tuple[str, ...] = ()
+    services: tuple[Service, ...] = ()
+    admin_pages: tuple[dict, ...] = ()
+    health: str | None = None
+    commands: str | None = None
+
+    def missing_settings(self, settings: Settings) -> list[str]:
+        return [name for name in self.requires if not getattr(settings, name.lower(), None)]
+
+
+class ManifestError(ValueError):
+    """A manifest is malformed; the message names the app and the field."""
+
+
+def _parse(folder_name: str, data: dict) -> Manifest:
+    for key in ("name", "title", "version"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ManifestError(f"{folder_name}/manifest.json: '{key}' must be a non-empty string")
+    if data["name"] != folder_name:
+        raise ManifestError(f"{folder_name}/manifest.json: name {data['name']!r} must equal the folder name")
+    known = set(setting_names())
+    unknown = [name for name in data.get("requires", []) if name not in known]
+    if unknown:
+        raise ManifestError(f"{folder_name}/manifest.json: unknown settings in 'requires': {', '.join(unknown)}")
+    try:
+        services = tuple(Service(**service) for service in data.get("services", []))
+    except TypeError as err:
+        raise ManifestError(f"{folder_name}/manifest.json: bad service ({err})") from None
+    return Manifest(name=data["name"], title=data["title"], version=data["version"],
+                    requires=tuple(data.get("requires", [])), services=services,
+                    admin_pages=tuple(data.get("admin_pages", [])), health=data.get("health"),
+                    commands=data.get("commands"))
+
+
+def read_manifest(folder_name: str) -> Manifest:
+    path = APPS_FOLDER / folder_name / "manifest.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ManifestError(f"{folder_name}/manifest.json: {err}") from None
+    return _parse(folder_name, data)
+
+
+def discover() -> list[Manifest]:
+    """Every app folder with a manifest, the admin app (_default) first."""
+    names = sorted((path.name for path in APPS_FOLDER.iterdir() if (path / "manifest.json").exists()),
+                   key=lambda name: (name != "_default", name))
+    return [read_manifest(name) for name in names]
+
+
+def load_entry(entry: str):
+    """'package.module:attribute' → the attribute."""
+    module_name, _, attribute = entry.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def import_errors() -> dict[str, str]:
+    """Apps py4web failed to import (name → last line of the traceback)."""
+    from py4web.core import Reloader
+
+    return {name: error.strip().splitlines()[-1] for name, error in Reloader.ERRORS.items() if error}
+
+
+def module_status(manifest: Manifest, settings: Settings | None = None) -> dict:
+    """{name, title, version, status: ready|not_configured|failed|degraded, detail, admin_pages}."""
+    settings = settings or get_settings()
+    result = {"name": manifest.name, "title": manifest.title, "version": manifest.version,
+              "admin_pages": list(manifest.admin_pages), "status": "ready", "detail": ""}
+    error = import_errors().get(manifest.name)
+    missing = manifest.missing_settings(settings)
+    if error:
+        result.update(status="failed", detail=error)
+    elif missing:
+        result.update(status="not_configured", detail="missing " + ", ".join(missing))
+    elif manifest.health:
+        try:
+            health = load_entry(manifest.health)()
+        except Exception as err:  # a broken health check is a failed module, not a crash
+            result.update(status="failed", detail=f"health check raised {err.__class__.__name__}: {err}")
+        else:
+            status = {"ok": "ready"}.get(health.status, health.status)
+            result.update(status=status, detail=health.detail, data=health.data)
+    return result

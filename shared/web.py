@@ -1,0 +1,76 @@
+"""The web process: py4web loads every app folder; we add metrics and serve it with Rocket3."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import zipfile
+from pathlib import Path
+
+import py4web
+import pydal.validators
+from py4web.core import wsgi
+
+from shared.metrics import metrics_middleware
+from shared.settings import APPS_FOLDER, Settings, get_settings
+
+log = logging.getLogger(__name__)
+_loaded: dict[str, object] = {}
+
+
+def module_app_names() -> list[str]:
+    """The app folders that are WaddleBot modules (they carry a manifest)."""
+    return sorted(path.name for path in APPS_FOLDER.iterdir() if (path / "manifest.json").exists())
+
+
+def load_apps(app_names: list[str] | None = None):
+    """Import the apps through py4web (once per process) and return the WSGI application.
+
+    A failing app is recorded by py4web (registry.import_errors) and the others still load."""
+    names = ",".join(app_names or module_app_names() + _extra_apps())
+    if names not in _loaded:
+        _loaded.clear()
+        os.environ["PY4WEB_APP_NAMES"] = names
+        _loaded[names] = metrics_middleware(
+            wsgi(apps_folder=str(APPS_FOLDER), yes=True, logging_level=logging.WARNING, app_names=names))
+    return _loaded[names]
+
+
+def _extra_apps() -> list[str]:
+    return ["_dashboard"] if (APPS_FOLDER / "_dashboard").exists() and not get_settings().is_production else []
+
+
+def install_dashboard(settings: Settings) -> None:
+    """Development only: py4web's _dashboard, its password being ADMIN_PASSWORD."""
+    target = APPS_FOLDER / "_dashboard"
+    if not target.exists():
+        archive = Path(py4web.__file__).parent / "assets" / "py4web.app._dashboard.zip"
+        with zipfile.ZipFile(archive) as bundle:
+            bundle.extractall(target)
+    password_file = settings.var_dir / "dashboard_password.txt"
+    password_file.parent.mkdir(parents=True, exist_ok=True)
+    password_file.write_text(str(pydal.validators.CRYPT()(settings.admin_password)[0]))
+    os.environ["PY4WEB_PASSWORD_FILE"] = str(password_file)
+    os.environ["PY4WEB_DASHBOARD_MODE"] = "full"
+
+
+def serve(host: str, port: int, settings: Settings | None = None) -> None:
+    """Serve every app until SIGTERM/SIGINT."""
+    from rocket3 import Rocket3
+
+    settings = settings or get_settings()
+    if not settings.is_production:
+        install_dashboard(settings)
+    app = load_apps()
+    server = Rocket3((host, port), "wsgi", {"wsgi_app": app}, min_threads=8, max_threads=settings.web_threads,
+                     timeout=600)
+
+    def stop(signum, frame):
+        log.info("web server stopping (signal %s)", signum)
+        server.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("web server on http://%s:%s", host, port)
+    server.start()

@@ -1,0 +1,3 @@
+def test_login_page(client):
+    page = client.get("/login")
+    assert "Admin login" in page.text

@@ -1,0 +1,116 @@
+"""Shared test fixtures: an isolated environment, the database (SQLite, or PostgreSQL when
+TEST_DATABASE_URL is set), Redis when TEST_REDIS_URL is set, and an in-process WebTest client
+over py4web's WSGI application."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+
+import pytest
+
+_VAR = tempfile.mkdtemp(prefix="waddlebot-test-")
+TEST_ENV = {
+    "WADDLEBOT_ENV": "development",
+    "WADDLEBOT_VAR_DIR": _VAR,
+    "WADDLEBOT_SECRET_KEY": "test-secret-key-for-encryption-0123456789",
+    "ADMIN_PASSWORD": "correct horse battery staple",
+    "AUTH_SECRET": "test-auth-secret-0123456789-abcdefghijklmnop",
+    "ADMIN_API_KEY": "test-admin-api-key",
+    "DATABASE_URL": os.environ.get("TEST_DATABASE_URL") or "sqlite://waddlebot.sqlite",
+    "REDIS_URL": os.environ.get("TEST_REDIS_URL", ""),
+    "REDIS_KEY_PREFIX": f"waddlebot-test-{uuid.uuid4().hex[:8]}:",
+    "PUBLIC_URL": "http://127.0.0.1:8000",
+    "LOG_LEVEL": "INFO",
+}
+# Before any application module reads the environment; the developer's .env is not read.
+for _name in [name for name in os.environ if name.startswith(("TWITCH_", "YT_", "REPUTATION_", "CONTEXT_"))]:
+    del os.environ[_name]
+os.environ.update(TEST_ENV)
+
+from shared import cache, ratelimit, redis_client  # noqa: E402
+from shared.db import get_db, is_postgres, migrate  # noqa: E402
+from shared.settings import Settings, reset_settings  # noqa: E402
+
+Settings.model_config["env_file"] = None
+BACKEND = "postgres" if os.environ.get("TEST_DATABASE_URL") else "sqlite"
+
+
+def reset_services() -> None:
+    """Forget cached settings and the objects built from them (cache, limiter)."""
+    reset_settings()
+    cache.reset_caches()
+    ratelimit.reset_rate_limiter()
+
+
+@pytest.fixture(scope="session")
+def wsgi_app():
+    from shared.web import load_apps
+
+    migrate()
+    return load_apps()
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request):
+    """Every test starts with empty tables, caches and rate limits."""
+    reset_services()
+    yield
+    if "wsgi_app" in request.fixturenames or "db" in request.fixturenames:
+        db = get_db()
+        db.rollback()
+        tables = list(db.tables)
+        if is_postgres(db):
+            db.executesql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        else:
+            for table in reversed(tables):
+                db.executesql(f"DELETE FROM {table}")
+        db.commit()
+    client = redis_client.get_redis()
+    if client is not None:
+        keys = list(client.scan_iter(match=TEST_ENV["REDIS_KEY_PREFIX"] + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    reset_services()
+
+
+@pytest.fixture
+def db(wsgi_app):
+    """The shared DAL, tables migrated, emptied after the test."""
+    return get_db()
+
+
+@pytest.fixture
+def client(wsgi_app):
+    """A WebTest client over the whole system (every app), as an anonymous browser."""
+    from webtest import TestApp
+
+    return TestApp(wsgi_app, extra_environ={"REMOTE_ADDR": "127.0.0.1"})
+
+
+@pytest.fixture
+def admin_client(client):
+    """The same client, logged in through the admin login form."""
+    client.post("/login", {"password": TEST_ENV["ADMIN_PASSWORD"], "next": "/"})
+    return client
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"X-Admin-Key": TEST_ENV["ADMIN_API_KEY"]}
+
+
+@pytest.fixture
+def configure(monkeypatch):
+    """configure(NAME=value, …): change settings for this test (restored afterwards)."""
+
+    def apply(**values: str) -> Settings:
+        from shared.settings import get_settings
+
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        reset_services()
+        return get_settings()
+
+    return apply
