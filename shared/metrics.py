@@ -6,6 +6,8 @@ import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
+from shared.settings import APPS_FOLDER
+
 REQUESTS = Counter("waddlebot_http_requests_total", "HTTP requests", ["app", "route", "method", "status"])
 LATENCY = Histogram("waddlebot_http_request_seconds", "HTTP request latency", ["app", "route", "method"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
@@ -17,8 +19,8 @@ def _route_label(environ: dict) -> tuple[str, str]:
     if route is None:
         return "none", "unmatched"
     rule = str(route.rule)
-    app_name = rule.split("/")[1] if rule.count("/") > 1 else "_default"
-    return app_name, rule
+    first = rule.split("/")[1]
+    return (first if (APPS_FOLDER / first / "manifest.json").exists() else "_default"), rule
 
 
 def metrics_middleware(app):

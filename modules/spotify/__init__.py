@@ -1,0 +1,1 @@
+"""Spotify: link parsing (framework-free)."""

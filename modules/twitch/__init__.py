@@ -1,0 +1,1 @@
+"""Twitch: OAuth, Helix, EventSub and IRC wire protocols (framework-free)."""

@@ -1,0 +1,1 @@
+"""YouTube: URL parsing, Data API and live chat (framework-free)."""
