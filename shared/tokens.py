@@ -37,3 +37,9 @@ def get_app_token(force_refresh: bool = False) -> str:
             _app.token, _app.client_id = granted.access_token, settings.twitch_app_id
             _app.expires_at = time.time() + granted.expires_in
         return _app.token
+
+
+def forget_app_token() -> None:
+    """Drop the cached app token (settings changed)."""
+    with _app.lock:
+        _app.token, _app.expires_at = None, 0.0

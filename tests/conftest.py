@@ -29,7 +29,7 @@ for _name in [name for name in os.environ if name.startswith(("TWITCH_", "YT_", 
     del os.environ[_name]
 os.environ.update(TEST_ENV)
 
-from shared import cache, ratelimit, redis_client  # noqa: E402
+from shared import cache, ratelimit, redis_client, tokens  # noqa: E402
 from shared.db import get_db, is_postgres, migrate  # noqa: E402
 from shared.settings import Settings, reset_settings  # noqa: E402
 
@@ -42,6 +42,7 @@ def reset_services() -> None:
     reset_settings()
     cache.reset_caches()
     ratelimit.reset_rate_limiter()
+    tokens.forget_app_token()
 
 
 @pytest.fixture(scope="session")
