@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from py4web.core import DAL
+from pydal.migrator import InDBMigrator
 
 from shared.schema import INDEXES, define_all
 from shared.settings import Settings, get_settings
@@ -47,11 +48,15 @@ def _folder(settings: Settings) -> Path:
 
 
 def open_db(settings: Settings, migrate: bool) -> DAL:
-    """A DAL with every table defined; migrate=True only for `waddlebot migrate`."""
+    """A DAL with every table defined; migrate=True only for `waddlebot migrate`.
+
+    Migration metadata lives in the database itself (pydal's InDBMigrator), so a fresh var/ or
+    another container never tries to create tables that already exist."""
     uri = normalize_uri(settings.database_url)
     kwargs = {"driver_args": {"timeout": 30}} if uri.startswith("sqlite") else {}
     db = DAL(uri, folder=str(_folder(settings)), pool_size=settings.db_pool_size, migrate=migrate,
-             migrate_enabled=migrate, after_connection=_sqlite_pragmas, lazy_tables=False, **kwargs)
+             migrate_enabled=migrate, after_connection=_sqlite_pragmas, lazy_tables=False,
+             adapter_args={"migrator": InDBMigrator}, table_hash="waddlebot", **kwargs)
     define_all(db)
     return db
 

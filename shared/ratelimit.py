@@ -52,7 +52,7 @@ class MemoryRateLimiter:
 
     def pause_until(self, key: str, until: float, remaining: float = 0) -> None:
         with self._lock:
-            tokens, stamp = self._buckets.get(key, (remaining, until))
+            tokens, stamp = self._buckets.get(key, (remaining, 0.0))
             if until > stamp:
                 self._buckets[key] = (min(tokens, remaining), until)
 

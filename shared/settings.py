@@ -187,6 +187,9 @@ class Settings(BaseSettings):
 
 
 def _env_name(field_name: str) -> str:
+    """The primary variable name of a field (errors report aliased fields by their alias)."""
+    if field_name not in Settings.model_fields:
+        return field_name.upper()
     alias = Settings.model_fields[field_name].validation_alias
     return alias.choices[0] if isinstance(alias, AliasChoices) else field_name.upper()
 

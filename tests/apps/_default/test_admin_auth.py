@@ -1,0 +1,80 @@
+import datetime
+
+from shared.adminauth import create_magic_link
+from shared.db import utcnow
+from tests.conftest import TEST_ENV
+
+
+def test_an_admin_page_sends_an_anonymous_browser_to_the_login_page(client):
+    response = client.get("/", headers={"Accept": "text/html"}, status=303)
+    assert response.location.endswith("/login?next=%2F")
+
+
+def test_an_admin_api_answers_401_json_without_credentials(client):
+    response = client.post("/outbox/1/retry", status=401)
+    assert response.json["message"].startswith("admin authentication required")
+
+
+def test_a_wrong_password_is_refused_and_nothing_is_set(client):
+    response = client.post("/login", {"password": "nope"}, status=401)
+    assert "Wrong password." in response.text
+    assert "waddlebot_admin" not in client.cookies
+
+
+def test_login_sets_a_signed_httponly_lax_cookie_and_follows_next(client):
+    response = client.post("/login", {"password": TEST_ENV["ADMIN_PASSWORD"], "next": "/health"}, status=303)
+    assert response.location.endswith("/health")
+    cookie = response.headers["Set-Cookie"]
+    assert "waddlebot_admin=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Max-Age=43200" in cookie and "Secure" not in cookie
+    assert client.get("/").status == "200 OK"
+
+
+def test_login_never_redirects_off_site(client):
+    for target in ("//evil.test/x", "https://evil.test/", "javascript:alert(1)"):
+        response = client.post("/login", {"password": TEST_ENV["ADMIN_PASSWORD"], "next": target}, status=303)
+        assert response.location == "/"
+
+
+def test_password_attempts_are_rate_limited_per_client(client, configure):
+    configure(LOGIN_MAX_ATTEMPTS="3")
+    for _ in range(3):
+        client.post("/login", {"password": "guess"}, status=401)
+    response = client.post("/login", {"password": TEST_ENV["ADMIN_PASSWORD"]}, status=429)
+    assert "Too many attempts" in response.text
+    other = client.post("/login", {"password": TEST_ENV["ADMIN_PASSWORD"]},
+                        extra_environ={"REMOTE_ADDR": "10.0.0.9"}, status=303)
+    assert other.location.endswith("/")
+
+
+def test_a_forged_or_expired_session_cookie_is_refused(client):
+    client.set_cookie("waddlebot_admin", "not.a.jwt")
+    client.post("/outbox/1/retry", status=401)
+
+
+def test_the_admin_api_key_header_works_for_scripts(client, admin_headers):
+    client.post("/outbox/5/retry", headers=admin_headers, status=404)
+    client.post("/outbox/5/retry", headers={"X-Admin-Key": "wrong"}, status=401)
+
+
+def test_a_magic_link_logs_in_once(client, db):
+    url = create_magic_link(db)
+    db.commit()
+    path = url.removeprefix(TEST_ENV["PUBLIC_URL"])
+    response = client.get(path, status=303)
+    assert "waddlebot_admin=" in response.headers["Set-Cookie"]
+    again = client.get(path, status=410)
+    assert "already used" in again.text
+
+
+def test_an_expired_or_unknown_magic_link_is_refused(client, db):
+    url = create_magic_link(db)
+    db(db.magic_link).update(expires_at=utcnow() - datetime.timedelta(seconds=1))
+    db.commit()
+    assert "expired" in client.get(url.removeprefix(TEST_ENV["PUBLIC_URL"]), status=410).text
+    assert "not valid" in client.get("/auth/magic/unknown-token", status=410).text
+
+
+def test_logout_clears_the_session(admin_client):
+    admin_client.post("/logout", status=303)
+    admin_client.get("/", headers={"Accept": "text/html"}, status=303)

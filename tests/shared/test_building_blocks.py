@@ -1,0 +1,122 @@
+import io
+import logging
+import os
+import time
+
+import pytest
+
+from shared import crypto
+from shared.cache import MemoryCache, get_cache
+from shared.db import get_db, migrate
+from shared.schema import INDEXES
+from shared.logs import configure_logging
+from shared.ratelimit import MemoryRateLimiter, RedisRateLimiter, allow, get_rate_limiter
+from shared.redis_client import get_redis
+from shared.settings import get_settings
+
+
+def test_secrets_at_rest_are_encrypted_and_bound_to_the_secret_key(configure):
+    ciphertext = crypto.encrypt("oauth-token-value")
+    assert "oauth-token-value" not in ciphertext and crypto.decrypt(ciphertext) == "oauth-token-value"
+    configure(WADDLEBOT_SECRET_KEY="another-key-entirely-0123456789")
+    with pytest.raises(crypto.InvalidToken):
+        crypto.decrypt(ciphertext)
+
+
+def test_service_secrets_are_hashed_with_a_salt():
+    first, second = crypto.hash_secret("s3cret"), crypto.hash_secret("s3cret")
+    assert first != second and "s3cret" not in first
+    assert crypto.verify_secret("s3cret", first) and not crypto.verify_secret("wrong", first)
+    assert not crypto.verify_secret("s3cret", "garbage")
+
+
+def test_signed_tokens_check_purpose_and_expiry():
+    token = crypto.sign_token("public", 60, event=3)
+    assert crypto.verify_token(token, "public")["event"] == 3
+    with pytest.raises(crypto.TokenError, match="invalid"):
+        crypto.verify_token(token, "admin")
+    with pytest.raises(crypto.TokenError, match="expired"):
+        crypto.verify_token(crypto.sign_token("public", -1), "public")
+
+
+def test_logs_redact_tokens_and_configured_secrets(configure):
+    settings = configure(TWITCH_APP_SECRET="app-secret-value-42")
+    stream = io.StringIO()
+    configure_logging(settings, stream)
+    log = logging.getLogger("waddlebot.test")
+    log.warning("PASS oauth:abcdef123 Authorization: Bearer xyz.987 refresh_token=r-456&x=1")
+    log.warning("secret %s in args, admin %s", "app-secret-value-42", settings.admin_password)
+    try:
+        raise ValueError("access_token=tok-999")
+    except ValueError:
+        log.exception("failed")
+    output = stream.getvalue()
+    for leaked in ("abcdef123", "xyz.987", "r-456", "app-secret-value-42", settings.admin_password, "tok-999"):
+        assert leaked not in output
+    assert "oauth:***" in output and "Bearer ***" in output and "x=1" in output
+    logging.getLogger().removeHandler(logging.getLogger().handlers[-1])
+
+
+def test_memory_cache_expires_and_evicts_least_recently_used():
+    cache = MemoryCache(max_entries=2)
+    cache.set("a", b"1", ttl=60)
+    cache.set("b", b"2", ttl=0.01)
+    time.sleep(0.02)
+    assert cache.get("b") is None
+    cache.set("c", b"3", ttl=60)
+    cache.get("a")
+    cache.set("d", b"4", ttl=60)
+    assert cache.get("a") == b"1" and cache.get("c") is None and len(cache) == 2
+
+
+def test_the_configured_cache_round_trips():
+    cache = get_cache("test")
+    cache.set("k", b"v", ttl=5)
+    assert cache.get("k") == b"v"
+    cache.delete("k")
+    assert cache.get("k") is None
+    assert type(cache).__name__ == ("RedisCache" if get_settings().redis_url else "MemoryCache")
+
+
+def test_token_bucket_grants_a_burst_then_makes_callers_wait():
+    limiter = get_rate_limiter()
+    grants = [limiter.reserve("bucket-a", rate=10, burst=5, max_wait=0) for _ in range(6)]
+    assert [g.granted for g in grants] == [True] * 5 + [False]
+    waiting = limiter.reserve("bucket-a", rate=10, burst=5, max_wait=1)
+    assert waiting.granted and 0.05 < waiting.wait <= 0.11
+
+
+def test_pause_until_holds_every_request_until_the_reset():
+    limiter = get_rate_limiter()
+    limiter.pause_until("bucket-b", time.time() + 5)
+    refused = limiter.reserve("bucket-b", rate=10, burst=20, max_wait=1)
+    assert not refused.granted and refused.wait > 4.9
+
+
+def test_allow_limits_events_per_window():
+    assert [allow("login:x", 2, 60) for _ in range(3)] == [True, True, False]
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
+def test_two_redis_limiters_share_one_bucket():
+    first, second = RedisRateLimiter(get_redis()), RedisRateLimiter(get_redis())
+    results = [limiter.reserve("shared", rate=1, burst=4, max_wait=0).granted for limiter in (first, second) * 3]
+    assert results.count(True) == 4
+    assert isinstance(MemoryRateLimiter().reserve("x", 1, 1, 0).granted, bool)
+
+
+def test_migrate_is_idempotent_and_creates_every_index(db):
+    migrate()
+    migrate()
+    database = get_db()
+    if database._dbname == "sqlite":
+        names = {row[0] for row in database.executesql("SELECT name FROM sqlite_master WHERE type='index'")}
+    else:
+        names = {row[0] for row in database.executesql("SELECT indexname FROM pg_indexes")}
+    assert {index.name for index in INDEXES} <= names
+
+
+def test_sqlite_runs_in_wal_mode(db):
+    if db._dbname != "sqlite":
+        pytest.skip("SQLite only")
+    assert db.executesql("PRAGMA journal_mode")[0][0] == "wal"
