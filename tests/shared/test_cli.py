@@ -1,0 +1,85 @@
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from shared.settings import PROJECT_ROOT
+from tests.conftest import TEST_ENV
+
+
+def _waddlebot(*args, env=None, timeout=60):
+    return subprocess.run([sys.executable, "-m", "shared.cli", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def test_production_without_secrets_fails_naming_every_variable():
+    env = {"WADDLEBOT_ENV": "production", "WADDLEBOT_SECRET_KEY": "", "ADMIN_PASSWORD": "", "AUTH_SECRET": ""}
+    result = _waddlebot("migrate", env=env)
+    assert result.returncode == 2
+    assert "WADDLEBOT_SECRET_KEY, ADMIN_PASSWORD, AUTH_SECRET" in result.stderr
+
+
+def test_a_malformed_port_stops_start_up_with_its_name():
+    result = _waddlebot("web", env={"PORT": "http"})
+    assert result.returncode == 2 and "PORT: Input should be a valid integer" in result.stderr
+
+
+def test_modules_lists_the_five_apps_with_their_status(wsgi_app):
+    result = _waddlebot("modules")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert {"twitch_auth", "twitch_webhooks", "twitch_chat", "helix_proxy", "livepulse"} <= set(lines)
+    assert "not_configured" in lines["livepulse"] and "YT_API_KEY" in lines["livepulse"]
+
+
+def test_magic_link_prints_a_one_time_url(client, db):
+    result = _waddlebot("magic-link")
+    assert result.returncode == 0, result.stderr
+    url = result.stdout.strip()
+    assert url.startswith(f"{TEST_ENV['PUBLIC_URL']}/auth/magic/")
+    client.get(url.removeprefix(TEST_ENV["PUBLIC_URL"]), status=303)
+    client.get(url.removeprefix(TEST_ENV["PUBLIC_URL"]), status=410)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, timeout: float = 60) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(url, timeout=2)
+            if response.status_code == 200:
+                return response
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"{url} never became healthy")
+
+
+def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c(wsgi_app):
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "--port", str(port)], cwd=PROJECT_ROOT,
+                               env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        health = _wait_healthy(f"http://127.0.0.1:{port}/health").json()
+        assert health["components"]["worker"]["services"]["_default.outbox"] == "running"
+        assert "Admin login" in requests.get(f"http://127.0.0.1:{port}/login", timeout=5).text
+        assert "waddlebot_http_requests_total" in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        os.killpg(process.pid, signal.SIGINT)
+        started = time.monotonic()
+        assert process.wait(timeout=15) == 0
+        assert time.monotonic() - started < 12
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
