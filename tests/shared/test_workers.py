@@ -117,3 +117,30 @@ def test_only_services_of_ready_modules_are_selected(configure):
     assert [(m.name, s.name) for m, s in chosen] == [("a", "s1")]
     assert selected_services([ready, needs], ["b"], settings, {}) == []
     assert selected_services([ready], ["a.s1"], settings, {}) == [(ready, ready.services[0])]
+
+
+@pytest.mark.parametrize("kind", ["file", "postgres", "redis"])
+def test_each_lock_backend_admits_one_holder(kind, tmp_path):
+    import os
+
+    from shared.locks import FileServiceLock, PostgresServiceLock, RedisServiceLock
+    from shared.redis_client import get_redis
+
+    if kind == "postgres" and not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("needs TEST_DATABASE_URL")
+    if kind == "redis" and not os.environ.get("TEST_REDIS_URL"):
+        pytest.skip("needs TEST_REDIS_URL")
+
+    def make():
+        if kind == "file":
+            return FileServiceLock(tmp_path, "svc")
+        if kind == "postgres":
+            return PostgresServiceLock(os.environ["TEST_DATABASE_URL"], "svc")
+        return RedisServiceLock(get_redis(), "svc")
+
+    first, second = make(), make()
+    assert first.acquire() and first.still_held()
+    assert not second.acquire()
+    first.release()
+    assert second.acquire()
+    second.release()
