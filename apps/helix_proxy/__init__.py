@@ -1,1 +1,3 @@
 """helix_proxy: a rate-limited, cached, resilient proxy of the Twitch Helix API."""
+
+from . import controllers  # noqa: F401

@@ -1,0 +1,329 @@
+"""Benchmark of helix_proxy against a Twitch-like stub Helix on 127.0.0.1. Prints figures, asserts nothing.
+
+    .venv/bin/python bench/helix_proxy.py [--quick] [--overload-seconds 60] [--redis-url redis://…]
+
+The stub enforces Twitch's bucket (800 points a minute per token, refilled continuously) and sends
+the Ratelimit-* headers. The proxy runs as a real server (`python -m shared.cli web`) in a child
+process whose TWITCH_HELIX_URL / TWITCH_ID_URL point at the stub. Figures:
+(a) cache-hit throughput and latency with 32 concurrent clients;
+(b) the latency a miss adds over calling the stub directly (median);
+(c) tenfold overload: upstream request rate against the configured limit, and upstream 429s;
+(d) 100 concurrent identical misses → upstream calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import queue
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+TWITCH_POINTS_PER_MINUTE = 800
+
+
+class TwitchBucket:
+    """Twitch's rate limit: `limit` points refilled continuously over a minute."""
+
+    def __init__(self, limit: float):
+        self.limit, self.rate = limit, limit / 60.0
+        self.tokens, self.stamp = float(limit), time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> tuple[bool, int, int]:
+        """(granted, points remaining, Unix time the bucket is full again)."""
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.limit, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            granted = self.tokens >= 1
+            if granted:
+                self.tokens -= 1
+            return granted, int(self.tokens), int(time.time() + (self.limit - self.tokens) / self.rate) + 1
+
+
+class Stub(ThreadingHTTPServer):
+    """Helix users and chat/chatters plus the client-credentials token endpoint."""
+
+    daemon_threads = True
+
+    def __init__(self, limit: float):
+        super().__init__(("127.0.0.1", 0), StubHandler)
+        self.limit = limit
+        self.buckets: dict[str, TwitchBucket] = {}
+        self.log: list[tuple[float, str, int]] = []  # (time, path?query, status)
+        self.delay = 0.0
+        self.lock = threading.Lock()
+
+    def bucket(self, authorization: str) -> TwitchBucket:
+        with self.lock:
+            return self.buckets.setdefault(authorization, TwitchBucket(self.limit))
+
+    def record(self, target: str, status: int) -> None:
+        with self.lock:
+            self.log.append((time.monotonic(), target, status))
+
+    def count(self, since: float, until: float = float("inf"), contains: str = "", status: int | None = None) -> int:
+        with self.lock:
+            return sum(1 for at, target, code in self.log
+                       if since <= at < until and contains in target and (status is None or code == status))
+
+
+class StubHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else the body waits for the ACK of the headers (40 ms)
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._send(200, {"access_token": "bench-app-token", "expires_in": 3600, "token_type": "bearer"})
+
+    def do_GET(self):
+        stub: Stub = self.server
+        granted, remaining, reset = stub.bucket(self.headers.get("Authorization", "")).take()
+        limits = {"Ratelimit-Limit": str(int(stub.limit)), "Ratelimit-Remaining": str(remaining),
+                  "Ratelimit-Reset": str(reset)}
+        parts = urlsplit(self.path)
+        if stub.delay:
+            time.sleep(stub.delay)
+        if not granted:
+            stub.record(self.path, 429)
+            self._send(429, {"error": "Too Many Requests", "status": 429, "message": "rate limit exceeded"}, limits)
+            return
+        stub.record(self.path, 200)
+        query = parse_qs(parts.query)
+        if parts.path.endswith("/users"):
+            data = [{"id": user_id, "login": f"user{user_id}", "display_name": f"User{user_id}", "type": "",
+                     "broadcaster_type": "partner", "description": "A bench user " * 8,
+                     "profile_image_url": f"https://static-cdn.jtvnw.net/u/{user_id}.png",
+                     "created_at": "2016-12-14T20:32:28Z"} for user_id in query.get("id", [])]
+            self._send(200, {"data": data}, limits)
+        else:
+            self._send(200, {"data": [{"user_id": str(n), "user_login": f"viewer{n}", "user_name": f"Viewer{n}"}
+                                      for n in range(20)], "pagination": {}, "total": 20}, limits)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Proxy:
+    """`waddlebot web` in a child process, configured against the stub."""
+
+    def __init__(self, stub: Stub, workdir: str, redis_url: str, **settings: str):
+        self.port = free_port()
+        stub_url = f"http://127.0.0.1:{stub.server_address[1]}"
+        env = {**os.environ, "WADDLEBOT_ENV": "development", "WADDLEBOT_VAR_DIR": workdir,
+               "DATABASE_URL": "sqlite://bench.sqlite", "REDIS_URL": redis_url, "LOG_LEVEL": "INFO",
+               "TWITCH_APP_ID": "bench-client-id", "TWITCH_APP_SECRET": "bench-secret",
+               "TWITCH_HELIX_URL": f"{stub_url}/helix", "TWITCH_ID_URL": f"{stub_url}/oauth2", "WEB_THREADS": "160",
+               "REDIS_KEY_PREFIX": f"waddlebot-bench-{os.getpid()}-{self.port}:", **settings}
+        self.log = open(Path(workdir) / f"proxy-{self.port}.log", "w")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen([sys.executable, "-m", "shared.cli", "web", "--host", "127.0.0.1",
+                                         "--port", str(self.port)], cwd=ROOT, env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if get(self.port, "/helix_proxy/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the proxy did not start; see {self.log.name}")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def get(port: int, target: str, headers: dict | None = None,
+        connection: http.client.HTTPConnection | None = None) -> tuple[int, str, float]:
+    """(status, X-Cache, seconds) of one GET; reuses `connection` (keep-alive) when given."""
+    conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    started = time.perf_counter()
+    conn.request("GET", target, headers=headers or {})
+    answer = conn.getresponse()
+    answer.read()
+    elapsed = time.perf_counter() - started
+    if connection is None:
+        conn.close()
+    return answer.status, answer.getheader("X-Cache", "-"), elapsed
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def bench_cache_hits(proxy: Proxy, clients: int, seconds: float) -> None:
+    target = "/helix_proxy/users?id=141981764"
+    get(proxy.port, target)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock, stop = threading.Lock(), time.monotonic() + seconds
+
+    def client():
+        conn, mine = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30), []
+        while time.monotonic() < stop:
+            status, _, elapsed = get(proxy.port, target, connection=conn)
+            mine.append(elapsed)
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    started = time.monotonic()
+    run_threads(client, clients)
+    rate = len(latencies) / (time.monotonic() - started)
+    print(f"(a) cache hits, {clients} clients, {seconds:.0f} s: {rate:,.0f} requests/s, "
+          f"p50 {percentile(latencies, 0.5) * 1000:.2f} ms, p99 {percentile(latencies, 0.99) * 1000:.2f} ms "
+          f"(statuses {statuses}; target ≥ 2,000/s, p99 ≤ 20 ms)")
+
+
+def bench_miss_overhead(stub: Stub, proxy: Proxy, samples: int) -> None:
+    stub_port = stub.server_address[1]
+    direct_conn = http.client.HTTPConnection("127.0.0.1", stub_port, timeout=30)
+    proxy_conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
+    twitch_headers = {"Authorization": "Bearer bench-app-token", "Client-Id": "bench-client-id"}
+    direct, proxied = [], []
+    for n in range(samples):
+        direct.append(get(stub_port, f"/helix/users?id={10_000 + n}", twitch_headers, direct_conn)[2])
+        status, cache, elapsed = get(proxy.port, f"/helix_proxy/users?id={20_000 + n}", connection=proxy_conn)
+        if status == 200 and cache == "MISS":
+            proxied.append(elapsed)
+    added = statistics.median(proxied) - statistics.median(direct)
+    print(f"(b) miss latency, {len(proxied)} sequential misses: stub direct median "
+          f"{statistics.median(direct) * 1000:.2f} ms, through the proxy {statistics.median(proxied) * 1000:.2f} ms "
+          f"→ added {added * 1000:.2f} ms (target ≤ 3 ms)")
+
+
+def bench_overload(stub: Stub, proxy: Proxy, limit: float, seconds: float) -> None:
+    """Open-loop load at ten times the configured limit on an uncached endpoint."""
+    target = "/helix_proxy/chatters?broadcaster_id=1&moderator_id=2"
+    headers = {"Authorization": "Bearer bench-moderator-token"}
+    slots: queue.Queue = queue.Queue()
+    answers: dict[int, int] = {}
+    lock = threading.Lock()
+    done = object()
+
+    def worker():
+        while slots.get() is not done:
+            status = get(proxy.port, target, headers)[0]
+            with lock:
+                answers[status] = answers.get(status, 0) + 1
+
+    workers = [threading.Thread(target=worker, daemon=True) for _ in range(150)]
+    for thread in workers:
+        thread.start()
+    started = time.monotonic()
+    offered = int(limit * 10 * seconds)
+    for n in range(offered):
+        time.sleep(max(0.0, started + n / (limit * 10) - time.monotonic()))
+        slots.put(n)
+    ended = time.monotonic()
+    for _ in workers:
+        slots.put(done)
+    for thread in workers:
+        thread.join()
+    warmup = 1.0  # the first second also spends the initial burst (twice the rate)
+    upstream = stub.count(started + warmup, ended, "/chat/chatters")
+    rate = upstream / (ended - started - warmup)
+    throttled = stub.count(started, float("inf"), "/chat/chatters", status=429)
+    print(f"(c) overload {seconds:.0f} s at {limit * 10:.0f} requests/s (10× the limit {limit:g}/s): "
+          f"upstream {rate:.2f}/s = {rate / limit * 100:.1f} % of the limit "
+          f"(deviation {abs(rate - limit) / limit * 100:.1f} %), upstream 429s {throttled}; proxy answers {answers}")
+
+
+def bench_coalescing(stub: Stub, proxy: Proxy, clients: int) -> None:
+    stub.delay = 0.05  # a realistic Helix latency, so the misses really overlap
+    target = "/helix_proxy/users?id=777000"
+    barrier = threading.Barrier(clients)
+    caches: list[str] = []
+    lock = threading.Lock()
+
+    def client():
+        barrier.wait()
+        status, cache, _ = get(proxy.port, target)
+        with lock:
+            caches.append(f"{status} {cache}")
+
+    since = time.monotonic()
+    run_threads(client, clients)
+    stub.delay = 0.0
+    summary = {answer: caches.count(answer) for answer in sorted(set(caches))}
+    print(f"(d) {clients} concurrent identical misses → {stub.count(since, contains='id=777000')} upstream call(s) "
+          f"(target 1); answers {summary}")
+
+
+def run_threads(target, count: int) -> None:
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10 s of overload and shorter runs")
+    parser.add_argument("--overload-seconds", type=float, default=None, help="duration of (c) (default 60)")
+    parser.add_argument("--limit", type=float, default=10.0, help="RATE_LIMIT_REQUESTS_PER_SECOND of (c)")
+    parser.add_argument("--redis-url", default="", help="run the proxy with this REDIS_URL (default in memory)")
+    args = parser.parse_args()
+    overload_seconds = args.overload_seconds or (10.0 if args.quick else 60.0)
+    stub = Stub(limit=TWITCH_POINTS_PER_MINUTE)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory(prefix="waddlebot-bench-") as workdir:
+        print(f"stub Helix on 127.0.0.1:{stub.server_address[1]} ({TWITCH_POINTS_PER_MINUTE} points/min per token); "
+              f"proxy store: {'redis' if args.redis_url else 'memory'}")
+        fast = Proxy(stub, workdir, args.redis_url, RATE_LIMIT_REQUESTS_PER_SECOND="100000")
+        try:
+            stub.limit = 1e9  # (a), (b), (d) measure the proxy, not the quota
+            bench_cache_hits(fast, 32, 3.0 if args.quick else 10.0)
+            bench_miss_overhead(stub, fast, 100 if args.quick else 300)
+            bench_coalescing(stub, fast, 100)
+        finally:
+            fast.stop()
+        stub.limit, stub.buckets = TWITCH_POINTS_PER_MINUTE, {}
+        limited = Proxy(stub, workdir, args.redis_url, RATE_LIMIT_REQUESTS_PER_SECOND=str(args.limit),
+                        RATE_LIMIT_MAX_WAIT_S="1")
+        try:
+            bench_overload(stub, limited, args.limit, overload_seconds)
+        finally:
+            limited.stop()
+    stub.shutdown()
+
+
+if __name__ == "__main__":
+    main()
