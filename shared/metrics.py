@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
@@ -19,8 +20,12 @@ def _route_label(environ: dict) -> tuple[str, str]:
     if route is None:
         return "none", "unmatched"
     rule = str(route.rule)
-    first = rule.split("/")[1]
-    return (first if (APPS_FOLDER / first / "manifest.json").exists() else "_default"), rule
+    return _app_of(rule.split("/")[1]), rule
+
+
+@lru_cache(maxsize=256)
+def _app_of(first_segment: str) -> str:
+    return first_segment if (APPS_FOLDER / first_segment / "manifest.json").exists() else "_default"
 
 
 def metrics_middleware(app):
