@@ -1,0 +1,399 @@
+"""The chat client against a small fake Twitch IRC WebSocket server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import serve
+
+from modules.twitch.chat_client import ChatAuthError, ChatClient, TwitchChatListener, channel_name, exponential_backoff
+from modules.twitch.irc import parse
+
+
+def run_coroutine(factory):
+    """asyncio.run in a thread of its own: Playwright's sync API may own this thread's loop."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = asyncio.run(asyncio.wait_for(factory(), 5))
+        except BaseException as err:
+            outcome["error"] = err
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def wait_until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+class FakeTwitch:
+    """Answers like Twitch: 001 for a valid token, 'Login authentication failed' otherwise, JOIN
+    echoed with USERSTATE (mod=1 in `moderated` channels), PART echoed; records every line."""
+
+    def __init__(self, tokens=("good",), moderated=()):
+        self.tokens = set(tokens)
+        self.moderated = set(moderated)
+        self.received: list[str] = []
+        self.connections: list = []
+        self.logins = 0
+        self._server = serve(self._handle, "127.0.0.1", 0, compression=None)
+        self.url = f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def lines(self, command: str) -> list[str]:
+        return [line for line in self.received if parse(line).command == command]
+
+    def send(self, *lines: str) -> None:
+        self.connections[-1].send("\r\n".join(lines) + "\r\n")
+
+    def drop(self) -> None:
+        """Cut the TCP connection without a WebSocket close."""
+        self.connections[-1].socket.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._thread.join(5)
+
+    def _handle(self, connection) -> None:
+        self.connections.append(connection)
+        state = {"token": None}
+        try:
+            for frame in connection:
+                for line in frame.split("\r\n"):
+                    if line:
+                        self.received.append(line)
+                        self._answer(connection, parse(line), state)
+        except ConnectionClosed:
+            pass
+
+    def _answer(self, connection, message, state) -> None:
+        if message.command == "PASS":
+            state["token"] = message.text.removeprefix("oauth:")
+        elif message.command == "NICK" and state["token"] in self.tokens:
+            self.logins += 1
+            state["nick"] = message.text
+            connection.send(f":tmi.twitch.tv 001 {message.text} :Welcome, GLHF!\r\n"
+                            f":tmi.twitch.tv 376 {message.text} :>")
+        elif message.command == "NICK":
+            connection.send(":tmi.twitch.tv NOTICE * :Login authentication failed")
+            connection.close()
+        elif message.command == "JOIN":
+            nick, channel = state["nick"], message.params[0]
+            mod = "1" if channel[1:] in self.moderated else "0"
+            connection.send(f":{nick}!{nick}@{nick}.tmi.twitch.tv JOIN {channel}\r\n"
+                            f"@badges=;mod={mod} :tmi.twitch.tv USERSTATE {channel}")
+        elif message.command == "PART":
+            nick = state["nick"]
+            connection.send(f":{nick}!{nick}@{nick}.tmi.twitch.tv PART {message.params[0]}")
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def twitch():
+    server = FakeTwitch(moderated={"modded"})
+    yield server
+    server.close()
+
+
+class Running:
+    """A ChatClient running in a thread, stopped at the end of the test."""
+
+    def __init__(self, client: ChatClient):
+        self.client = client
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            self.client.run(self.stop)
+        except BaseException as err:
+            self.error = err
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def start(twitch):
+    running = []
+
+    def start_client(token="good", **options) -> ChatClient:
+        options.setdefault("backoff", lambda attempt: 0.01)
+        client = ChatClient("WaddleBot", lambda: token, url=twitch.url, tick=0.02, **options)
+        running.append(Running(client))
+        return client
+
+    yield start_client
+    for item in running:
+        item.close()
+
+
+def test_logs_in_with_capabilities_pass_and_nick_then_joins(twitch, start):
+    states = []
+    client = start(on_state=lambda state, detail: states.append(state))
+    client.join("#SomeStreamer")
+    wait_until(lambda: client.joined == {"somestreamer"})
+    assert twitch.received[:4] == ["CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership",
+                                   "PASS oauth:good", "NICK waddlebot", "JOIN #somestreamer"]
+    assert states[:2] == ["connecting", "connected"] and client.state == "connected"
+
+
+def test_a_token_given_with_the_oauth_prefix_is_sent_once_prefixed(twitch, start):
+    start(token="oauth:good")
+    wait_until(lambda: twitch.logins == 1)
+    assert "PASS oauth:good" in twitch.received
+
+
+def test_answers_ping_with_pong(twitch, start):
+    start()
+    wait_until(lambda: twitch.logins == 1)
+    twitch.send("PING :tmi.twitch.tv")
+    wait_until(lambda: "PONG :tmi.twitch.tv" in twitch.received)
+
+
+def test_reconnect_opens_a_new_connection_and_joins_again_without_backoff(twitch, start):
+    delays = []
+    client = start(backoff=lambda attempt: delays.append(attempt) or 0.01)
+    client.set_channels(["one", "two"])
+    wait_until(lambda: client.joined == {"one", "two"})
+    twitch.send(":tmi.twitch.tv RECONNECT")
+    wait_until(lambda: twitch.logins == 2 and client.joined == {"one", "two"})
+    assert sorted(twitch.lines("JOIN")) == ["JOIN #one", "JOIN #one", "JOIN #two", "JOIN #two"]
+    assert delays == []
+
+
+def test_a_dropped_socket_reconnects_with_backoff_and_rejoins(twitch, start):
+    delays, states = [], []
+    client = start(backoff=lambda attempt: delays.append(attempt) or 0.01,
+                   on_state=lambda state, detail: states.append((state, detail)))
+    client.join("streamer")
+    wait_until(lambda: client.joined == {"streamer"})
+    twitch.drop()
+    wait_until(lambda: twitch.logins == 2 and client.joined == {"streamer"})
+    assert delays == [0]
+    assert any(state == "reconnecting" and "reconnecting in" in detail for state, detail in states)
+    twitch.drop()
+    wait_until(lambda: twitch.logins == 3)
+    assert delays == [0, 0]  # a successful login resets the backoff
+
+
+def test_refused_connections_back_off_exponentially(start):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    delays = []
+    client = ChatClient("bot", lambda: "good", url=f"ws://127.0.0.1:{port}",
+                        backoff=lambda attempt: delays.append(attempt) or 0.001)
+    running = Running(client)
+    wait_until(lambda: len(delays) >= 4)
+    running.close()
+    assert delays[:4] == [0, 1, 2, 3]
+
+
+def test_exponential_backoff_doubles_with_jitter_and_is_capped():
+    for attempt, ceiling in [(0, 1), (1, 2), (3, 8), (5, 32), (6, 60), (20, 60)]:
+        delays = [exponential_backoff(attempt) for _ in range(50)]
+        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+        assert len(set(delays)) > 1
+
+
+def test_a_rejected_token_is_refreshed_once_and_the_login_retried(twitch, start):
+    refreshed = []
+    client = start(token="expired", on_auth_failed=lambda: refreshed.append(1) or "good")
+    wait_until(lambda: client.state == "connected")
+    assert refreshed == [1]
+    assert [line for line in twitch.received if line.startswith("PASS")] == ["PASS oauth:expired", "PASS oauth:good"]
+
+
+def test_a_token_rejected_after_the_refresh_is_a_clear_error(twitch):
+    refreshed, states = [], []
+    client = ChatClient("bot", lambda: "expired", url=twitch.url, tick=0.02,
+                        on_auth_failed=lambda: refreshed.append(1) or "still-bad",
+                        on_state=lambda state, detail: states.append((state, detail)))
+    with pytest.raises(ChatAuthError, match="rejected the token of bot .*log the bot account in again"):
+        client.run(threading.Event())
+    assert refreshed == [1]
+    assert states[-1][0] == "needs_reauth" and client.state == "needs_reauth"
+
+
+def test_without_a_refresh_a_rejected_token_fails_at_once(twitch):
+    client = ChatClient("bot", lambda: "expired", url=twitch.url, on_auth_failed=lambda: None, tick=0.02)
+    with pytest.raises(ChatAuthError):
+        client.run(threading.Event())
+    assert len(twitch.lines("PASS")) == 1
+
+
+def test_at_most_20_joins_per_10_seconds(twitch, start):
+    clock = Clock()
+    client = start(clock=clock)
+    channels = [f"channel{index:02d}" for index in range(25)]
+    client.set_channels(channels)
+    wait_until(lambda: len(client.joined) == 20)
+    time.sleep(0.1)
+    assert len(twitch.lines("JOIN")) == 20
+    clock.now += 10
+    wait_until(lambda: client.joined == set(channels))
+
+
+def test_parting_a_channel(twitch, start):
+    client = start()
+    client.set_channels(["one", "two"])
+    wait_until(lambda: client.joined == {"one", "two"})
+    client.part("two")
+    wait_until(lambda: client.joined == {"one"})
+    assert "PART #two" in twitch.received and client.channels == {"one"}
+
+
+def test_replies_carry_the_parent_message_id(twitch, start):
+    client = start()
+    client.join("streamer")
+    wait_until(lambda: client.joined == {"streamer"})
+    client.say("streamer", "thanks!", reply_to="885196de-cb67")
+    client.say("streamer", "line\r\nPRIVMSG #other :injected")
+    wait_until(lambda: len(twitch.lines("PRIVMSG")) == 1)
+    assert twitch.lines("PRIVMSG")[0] == "@reply-parent-msg-id=885196de-cb67 PRIVMSG #streamer :thanks!"
+
+
+def test_messages_wait_for_the_join_and_one_second_between_messages_when_not_moderator(twitch, start):
+    clock = Clock()
+    client = start(clock=clock)
+    client.say("streamer", "first")
+    client.say("streamer", "second")
+    client.join("streamer")
+    wait_until(lambda: len(twitch.lines("PRIVMSG")) == 1)
+    time.sleep(0.1)
+    assert len(twitch.lines("PRIVMSG")) == 1 and not client.is_moderator("streamer")
+    clock.now += 1
+    wait_until(lambda: twitch.lines("PRIVMSG") == ["PRIVMSG #streamer :first", "PRIVMSG #streamer :second"])
+
+
+def test_at_most_20_messages_per_30_seconds_when_not_moderator(twitch, start):
+    clock = Clock()
+    client = start(clock=clock)
+    channels = [f"c{index:02d}" for index in range(21)]
+    client.set_channels(channels)
+    wait_until(lambda: len(client.joined) == 20)
+    clock.now += 10
+    wait_until(lambda: client.joined == set(channels))
+    for channel in channels:
+        client.say(channel, "hello")
+    wait_until(lambda: len(twitch.lines("PRIVMSG")) == 20)
+    time.sleep(0.1)
+    assert len(twitch.lines("PRIVMSG")) == 20
+    clock.now += 30
+    wait_until(lambda: len(twitch.lines("PRIVMSG")) == 21)
+
+
+def test_100_messages_per_30_seconds_without_gap_as_moderator(twitch, start):
+    clock = Clock()
+    client = start(clock=clock)
+    client.join("modded")
+    wait_until(lambda: client.is_moderator("modded"))
+    for index in range(105):
+        client.say("modded", f"message {index}")
+    wait_until(lambda: len(twitch.lines("PRIVMSG")) == 100)
+    time.sleep(0.1)
+    assert len(twitch.lines("PRIVMSG")) == 100
+    clock.now += 30
+    wait_until(lambda: len(twitch.lines("PRIVMSG")) == 105)
+    assert twitch.lines("PRIVMSG")[-1] == "PRIVMSG #modded :message 104"
+
+
+def test_malformed_lines_and_failing_handlers_do_not_stop_the_client(twitch, start, caplog):
+    seen = []
+
+    def handler(message):
+        if message.command == "BOOM":
+            raise RuntimeError("handler bug")
+        seen.append(message.command)
+
+    start(on_message=handler)
+    wait_until(lambda: twitch.logins == 1)
+    twitch.send(":tmi.twitch.tv", "BOOM", ":v!v@v PRIVMSG #c :still here")
+    wait_until(lambda: "PRIVMSG" in seen)
+    assert "ignored a malformed line" in caplog.text and "handler failed on BOOM" in caplog.text
+
+
+def test_the_token_never_reaches_the_logs(twitch, start, caplog):
+    caplog.set_level("DEBUG", logger="modules.twitch.chat_client")
+    start(token="very-secret-token")
+    wait_until(lambda: "PASS oauth:very-secret-token" in twitch.received)
+    assert "very-secret-token" not in caplog.text
+
+
+def test_channel_names_are_validated():
+    assert channel_name(" #Some_Streamer ") == "some_streamer"
+    with pytest.raises(ValueError, match="not a Twitch channel name"):
+        channel_name("#bad name")
+
+
+def test_the_listener_needs_credentials(monkeypatch):
+    monkeypatch.delenv("TWITCH_USERNAME", raising=False)
+    monkeypatch.delenv("TWITCH_OAUTH_TOKEN", raising=False)
+    with pytest.raises(ValueError, match="TWITCH_USERNAME and TWITCH_OAUTH_TOKEN"):
+        TwitchChatListener(channel="streamer")
+
+
+def test_the_listener_yields_commands_with_user_and_comment(twitch, monkeypatch):
+    monkeypatch.setenv("TWITCH_USERNAME", "waddlebot")
+    monkeypatch.setenv("TWITCH_OAUTH_TOKEN", "oauth:good")
+    monkeypatch.setenv("TWITCH_IRC_URL", twitch.url)
+    listener = TwitchChatListener(channel="#Streamer", tick=0.02)
+
+    async def first_commands():
+        commands = []
+        async for command in listener.watch_commands():
+            commands.append(command)
+            if len(commands) == 2:
+                return commands
+        return commands
+
+    def chat_when_joined():
+        wait_until(lambda: listener.client.joined == {"streamer"})
+        twitch.send(":v!v@v.tmi.twitch.tv PRIVMSG #streamer :just chatting",
+                    "@display-name=Viewer;id=m1 :viewer!viewer@viewer.tmi.twitch.tv PRIVMSG #streamer :!reco a song",
+                    ":other!other@other.tmi.twitch.tv PRIVMSG #streamer :!hello")
+
+    threading.Thread(target=chat_when_joined, daemon=True).start()
+    commands = run_coroutine(first_commands)
+    assert [(command.name, command.user, command.comment) for command in commands] == [
+        ("reco", "viewer", "a song"), ("hello", "other", "")]
+    assert commands[0].display_name == "Viewer"
+
+
+def test_the_listener_raises_when_the_token_is_rejected(twitch):
+    listener = TwitchChatListener(channel="streamer", username="bot", oauth_token="bad", url=twitch.url, tick=0.02)
+
+    async def iterate():
+        async for _ in listener.watch_commands():
+            pass
+
+    with pytest.raises(ChatAuthError):
+        run_coroutine(iterate)
