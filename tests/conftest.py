@@ -36,6 +36,12 @@ from shared.settings import Settings, reset_settings  # noqa: E402
 Settings.model_config["env_file"] = None
 BACKEND = "postgres" if os.environ.get("TEST_DATABASE_URL") else "sqlite"
 
+# py4web must import the apps before any test module does: an app package imported by plain Python
+# first would register its routes under the wrong app.
+from shared.web import load_apps  # noqa: E402
+
+load_apps()
+
 
 def reset_services() -> None:
     """Forget cached settings and the objects built from them (cache, limiter)."""
@@ -47,8 +53,6 @@ def reset_services() -> None:
 
 @pytest.fixture(scope="session")
 def wsgi_app():
-    from shared.web import load_apps
-
     migrate()
     return load_apps()
 

@@ -5,14 +5,8 @@ from __future__ import annotations
 import pytest
 import responses
 
-from shared.web import load_apps
-
-# py4web must import the app (registering its routes under /twitch_chat) before the tests import
-# its modules: an app package imported first by plain Python keeps no routes.
-load_apps()
-
-from shared import reco  # noqa: E402
-from shared.db import get_db, transaction  # noqa: E402
+from shared import reco
+from shared.db import get_db, transaction
 
 YOUTUBE_OEMBED = "https://www.youtube.com/oembed"
 SPOTIFY_OEMBED = "https://open.spotify.com/oembed"
