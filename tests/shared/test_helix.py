@@ -148,7 +148,7 @@ def test_limiter_waits_for_quota_then_refuses_with_retry_after(rig):
     assert r.sleeps[0] == pytest.approx(1.0, abs=0.05)
     with pytest.raises(HelixUnavailable, match="RATE_LIMIT_MAX_WAIT_S=1.5") as refused:
         helix_request("GET", "chat/chatters", user_token="t")
-    assert refused.value.retry_after == pytest.approx(2.0, abs=0.05)
+    assert 1.5 < refused.value.retry_after <= 2.05  # past the longest wait; Redis' clock keeps running
     assert len(r.calls("chat/chatters")) == 3
     # another bucket (the app's) is not affected
     assert helix_request("GET", "chat/chatters").status == 200

@@ -62,9 +62,9 @@ def test_context_api_enriches_the_activity_and_is_cached(db, reputation, configu
     configure(CONTEXT_API_URL=CONTEXT)
     reputation.add(responses.POST, CONTEXT, json={"identity_id": "id-9", "namespace": "ns-1"})
     reputation.add(responses.POST, REPUTATION, json={})
-    _activity(db, source_id="a")
-    _activity(db, source_id="b")
-    Dispatcher(db).run_once()
+    for source_id in ("a", "b"):
+        _activity(db, source_id=source_id)
+        Dispatcher(db).run_once()
     bodies = [json.loads(call.request.body) for call in reputation.calls if call.request.url == REPUTATION]
     assert [(b["identity_id"], b["namespace"]) for b in bodies] == [("id-9", "ns-1")] * 2
     assert sum(call.request.url == CONTEXT for call in reputation.calls) == 1

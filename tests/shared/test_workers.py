@@ -99,13 +99,17 @@ def test_the_heartbeat_reports_each_service_state(db):
     supervisor = _supervisor(Service("single", f"{__name__}:singleton", singleton=True))
     supervisor.start()
     assert RUNNING.wait(5)
-    supervisor.beat()
-    db.commit()
-    row = db(db.worker_heartbeat.worker_id == supervisor.worker_id).select().first()
-    assert row.services["test.single"]["state"] == "running"
+    query = db.worker_heartbeat.worker_id == supervisor.worker_id
+
+    def reported_running():
+        db.commit()
+        row = db(query).select().first()
+        return row is not None and row.services["test.single"]["state"] == "running"
+
+    assert _wait_for(reported_running)
     supervisor.stop()
     db.commit()
-    assert db(db.worker_heartbeat.worker_id == supervisor.worker_id).count() == 0
+    assert db(query).count() == 0
 
 
 def test_only_services_of_ready_modules_are_selected(configure):

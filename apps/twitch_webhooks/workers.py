@@ -1,0 +1,36 @@
+"""Background services of twitch_webhooks' event hub (declared in manifest.json)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+from shared import hub
+from shared.hub_forwarder import fan_out, forward_webhooks
+from shared.hub_server import HubServer
+from shared.hub_transport import TransportManager
+from shared.settings import get_settings
+
+
+def eventsub_websocket(stop: threading.Event) -> None:
+    """The EventSub WebSocket sessions of the bots the interests use (singleton)."""
+    TransportManager().run(stop)
+
+
+def hub_websocket(stop: threading.Event) -> None:
+    """/ws/events on WADDLEBOT_WS_PORT: every worker serves the services connected to it."""
+    settings = get_settings()
+    server = HubServer(settings.host, settings.waddlebot_ws_port, hub.authenticate_in_thread)
+    server.start()
+    worker_id = f"{socket.gethostname()}-{os.getpid()}"
+    try:
+        fan_out(server, stop, worker_id)
+    finally:
+        server.stop()
+        hub.forget_connections(worker_id)
+
+
+def hub_webhooks(stop: threading.Event) -> None:
+    """Queues the signed webhook deliveries of the hub's events in the outbox (singleton)."""
+    forward_webhooks(stop)

@@ -1,0 +1,350 @@
+"""EventSub webhook ingest: the server started as a user would (`migrate`, then `web`), fed
+pre-signed, Twitch-shaped notifications by a separate process.
+
+Phase 1 (closed loop): fixed concurrency for --seconds (30; --quick 10) with 5 % duplicates
+and 1 % bad signatures → throughput, p50/p99, and the checks: stored events == unique valid
+events acknowledged, activities == expected, no duplicate rows, no bad event accepted.
+Phase 2 (open loop): 500 events/s offered → p50/p99 (latency counted from the scheduled send).
+Both on the embedded default (SQLite in a temporary var dir), then on a fresh PostgreSQL database
+this script creates and drops. Usage:
+    .venv/bin/python bench/webhook_ingest.py [--quick] [--seconds 30] [--concurrency 16]
+        [--rate 500] [--pg-url postgresql://postgres@127.0.0.1:5432/postgres] [--skip-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from modules.twitch import eventsub as wire  # noqa: E402
+
+SECRET = "bench-webhook-secret-0123456789"
+PATH = "/twitch_webhooks/webhook"
+ACTIVITY_TYPES = {"channel.follow", "channel.subscribe", "channel.subscription.message", "channel.cheer",
+                  "channel.raid", "channel.subscription.gift", "channel.ban"}
+TYPES = [name for name, _ in wire.STANDARD_TYPES]
+
+
+# --- messages ----------------------------------------------------------------------------------
+def build_messages(count: int, seed: int, duplicates: float, bad: float) -> list[tuple[str, str, dict, bytes]]:
+    """(kind, message id, headers, body): kind is new, dup (an earlier new one again) or bad."""
+    rng = random.Random(seed)
+    messages, originals = [], []
+    for _ in range(count):
+        roll = rng.random()
+        if roll < bad:
+            event_type = rng.choice(TYPES)
+            headers, body = wire.notification(SECRET, event_type, message_id=str(uuid.uuid4()), rng=rng)
+            headers = {**headers, wire.MESSAGE_SIGNATURE: f"sha256={rng.getrandbits(256):064x}"}
+            messages.append(("bad", headers[wire.MESSAGE_ID], headers, body))
+        elif roll < bad + duplicates and originals:
+            messages.append(("dup", *rng.choice(originals)[1:]))
+        else:
+            event_type = rng.choice(TYPES)
+            headers, body = wire.notification(SECRET, event_type, message_id=str(uuid.uuid4()), rng=rng)
+            message = ("new", headers[wire.MESSAGE_ID], headers, body)
+            messages.append(message)
+            originals.append(message)
+    return messages
+
+
+class Sender:
+    """One keep-alive HTTP connection per thread."""
+
+    def __init__(self, base_url: str):
+        self.address = urlsplit(base_url)
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self, headers: dict, body: bytes) -> tuple[int, str]:
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.address.hostname, self.address.port, timeout=60)
+            try:
+                self.conn.request("POST", PATH, body=body, headers=headers)
+                reply = self.conn.getresponse()
+                data = reply.read()
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    return 0, "connection failed"
+                continue
+            if reply.getheader("Connection", "").lower() == "close":
+                self.conn.close()
+                self.conn = None
+            try:
+                return reply.status, json.loads(data).get("status", "")
+            except ValueError:
+                return reply.status, ""
+        return 0, ""
+
+
+# --- load generator (its own process) -----------------------------------------------------------
+def closed_loop(base_url: str, messages: list, concurrency: int, seconds: float) -> dict:
+    position, lock, deadline = iter(range(len(messages))), threading.Lock(), time.monotonic() + seconds
+    results: list[tuple[int, int, str, float]] = []
+
+    def work():
+        sender = Sender(base_url)
+        while time.monotonic() < deadline:
+            with lock:
+                index = next(position, None)
+            if index is None:
+                return
+            kind, message_id, headers, body = messages[index]
+            started = time.perf_counter()
+            status, outcome = sender.post(headers, body)
+            results.append((index, status, outcome, time.perf_counter() - started))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=work) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"results": results, "elapsed": time.monotonic() - started}
+
+
+def open_loop(base_url: str, messages: list, rate: float, seconds: float, threads_count: int = 48) -> dict:
+    """Message i is due at start + i/rate; latency counts from that moment (late sends included)."""
+    total = min(len(messages), int(rate * seconds))
+    start = time.monotonic() + 0.2
+    results: list[tuple[int, int, str, float]] = []
+
+    def work(offset: int):
+        sender = Sender(base_url)
+        for index in range(offset, total, threads_count):
+            due = start + index / rate
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            kind, message_id, headers, body = messages[index]
+            status, outcome = sender.post(headers, body)
+            results.append((index, status, outcome, time.monotonic() - due))
+
+    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"results": results, "elapsed": time.monotonic() - start}
+
+
+def generator(connection, base_url: str, mode: str, count: int, seed: int, duplicates: float, bad: float,
+              load: dict) -> None:
+    messages = build_messages(count, seed, duplicates, bad)  # signed before the clock starts
+    connection.send("ready")
+    run = closed_loop if mode == "closed" else open_loop
+    outcome = run(base_url, messages, **load)
+    outcome["messages"] = [(kind, message_id, json.loads(body)["subscription"]["type"])
+                           for kind, message_id, _, body in messages]
+    connection.send(outcome)
+
+
+def fire(base_url: str, mode: str, count: int, seed: int, load: dict, duplicates: float = 0.05,
+         bad: float = 0.01) -> dict:
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    process = multiprocessing.get_context("spawn").Process(
+        target=generator, args=(child, base_url, mode, count, seed, duplicates, bad, load))
+    process.start()
+    assert parent.recv() == "ready"
+    outcome = parent.recv()
+    process.join()
+    return outcome
+
+
+# --- the server, as a user starts it -----------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(var_dir: str, database_url: str, port: int) -> dict:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("TWITCH_", "REDIS_"))}
+    env.update(WADDLEBOT_ENV="development", WADDLEBOT_VAR_DIR=var_dir, DATABASE_URL=database_url,
+               TWITCH_WEBHOOK_SECRET=SECRET, PUBLIC_URL=f"http://127.0.0.1:{port}", LOG_LEVEL="WARNING",
+               PYTHONPATH=str(ROOT))
+    return env
+
+
+def start_server(env: dict, port: int) -> subprocess.Popen:
+    cli = [sys.executable, "-m", "shared.cli"]
+    subprocess.run(cli + ["migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
+    server = subprocess.Popen(cli + ["web", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError("the web server exited: " + server.stderr.read().decode()[-2000:]) from None
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("the web server did not start within 60 s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+# --- figures and checks ------------------------------------------------------------------------
+def stored_state(database_url: str, var_dir: str) -> dict:
+    queries = {"events": "SELECT COUNT(*) FROM eventsub_event", "activities": "SELECT COUNT(*) FROM activity",
+               "outbox": "SELECT COUNT(*) FROM outbox",
+               "duplicate_rows": "SELECT COUNT(*) FROM (SELECT message_id FROM eventsub_event GROUP BY message_id"
+                                 " HAVING COUNT(*) > 1) AS twice"}
+    if database_url.startswith("sqlite"):
+        conn = sqlite3.connect(Path(var_dir) / "db" / database_url.split("://", 1)[1])
+    else:
+        import psycopg2
+
+        conn = psycopg2.connect(database_url)
+    try:
+        cursor = conn.cursor()
+        state = {}
+        for name, sql in queries.items():
+            cursor.execute(sql)
+            state[name] = cursor.fetchone()[0]
+        cursor.execute("SELECT message_id FROM eventsub_event")
+        state["ids"] = {row[0] for row in cursor.fetchall()}
+        return state
+    finally:
+        conn.close()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def summarize(outcome: dict, before: dict, after: dict) -> dict:
+    messages = outcome["messages"]
+    acknowledged = {messages[index][1] for index, status, _, _ in outcome["results"]
+                    if 200 <= status < 300 and messages[index][0] != "bad"}
+    bad_sent = {messages[index][1] for index, *_ in outcome["results"] if messages[index][0] == "bad"}
+    bad_accepted = sum(1 for index, status, *_ in outcome["results"] if messages[index][0] == "bad" and status != 403)
+    types = {message_id: event_type for _, message_id, event_type in messages}
+    new_ids = after["ids"] - before["ids"]
+    errors = sum(1 for index, status, *_ in outcome["results"] if messages[index][0] != "bad" and not
+                 200 <= status < 300)
+    return {
+        "sent": len(outcome["results"]), "elapsed": outcome["elapsed"],
+        "throughput": len(outcome["results"]) / outcome["elapsed"],
+        "p50": percentile([item[3] for item in outcome["results"]], 0.50),
+        "p99": percentile([item[3] for item in outcome["results"]], 0.99),
+        "unique_valid": len(acknowledged), "stored": after["events"] - before["events"],
+        "activities": after["activities"] - before["activities"],
+        "expected_activities": sum(1 for message_id in acknowledged if types[message_id] in ACTIVITY_TYPES),
+        "duplicate_rows": after["duplicate_rows"], "bad_sent": len(bad_sent), "bad_accepted": bad_accepted,
+        "bad_stored": len(bad_sent & new_ids), "errors": errors,
+        "exact": new_ids == acknowledged,
+    }
+
+
+def report(name: str, figures: dict) -> bool:
+    checks = {
+        "stored events == unique valid events acknowledged": figures["stored"] == figures["unique_valid"]
+        and figures["exact"],
+        "activities == expected": figures["activities"] == figures["expected_activities"],
+        "no duplicate rows": figures["duplicate_rows"] == 0,
+        "no bad event accepted": figures["bad_accepted"] == 0 and figures["bad_stored"] == 0,
+        "no valid event refused": figures["errors"] == 0,
+    }
+    print(f"  {name}: {figures['sent']} requests in {figures['elapsed']:.1f} s = {figures['throughput']:.0f}/s, "
+          f"p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms")
+    print(f"    stored {figures['stored']} / unique valid {figures['unique_valid']}, activities "
+          f"{figures['activities']} / expected {figures['expected_activities']}, duplicate rows "
+          f"{figures['duplicate_rows']}, bad sent {figures['bad_sent']} accepted {figures['bad_accepted']}, "
+          f"valid refused {figures['errors']}")
+    for label, passed in checks.items():
+        print(f"    [{'ok' if passed else 'FAIL'}] {label}")
+    return all(checks.values())
+
+
+def bench_backend(label: str, database_url: str, args) -> bool:
+    with tempfile.TemporaryDirectory(prefix="waddlebot-bench-") as var_dir:
+        port = free_port()
+        server = start_server(server_env(var_dir, database_url, port), port)
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            print(f"{label}: server on {base_url} ({database_url.split('://')[0]})")
+            before = stored_state(database_url, var_dir)
+            outcome = fire(base_url, "closed", int(args.seconds * 2000), 1,
+                           {"concurrency": args.concurrency, "seconds": args.seconds})
+            closed_ok = report(f"closed loop, concurrency {args.concurrency}", summarize(
+                outcome, before, stored := stored_state(database_url, var_dir)))
+            outcome = fire(base_url, "open", int(args.rate * args.rate_seconds) + 10, 2,
+                           {"rate": args.rate, "seconds": args.rate_seconds})
+            open_ok = report(f"open loop, {args.rate:.0f}/s offered", summarize(
+                outcome, stored, stored_state(database_url, var_dir)))
+        finally:
+            stop_server(server)
+    return closed_ok and open_ok
+
+
+def postgres_database(admin_url: str, name: str, create: bool) -> str:
+    import psycopg2
+
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    try:
+        conn.cursor().execute(f"{'CREATE' if create else 'DROP'} DATABASE {'' if create else 'IF EXISTS '}{name}")
+    finally:
+        conn.close()
+    parts = urlsplit(admin_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="closed-loop duration")
+    parser.add_argument("--quick", action="store_true", help="10 s closed loop, 5 s open loop")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=500.0, help="events/s offered in the open loop")
+    parser.add_argument("--rate-seconds", type=float, default=15.0)
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="PostgreSQL server (a database is created on it and dropped)")
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.rate_seconds = 10.0, 5.0
+    print(f"EventSub webhook ingest: {args.seconds:.0f} s closed loop (5 % duplicates, 1 % bad signatures), "
+          f"{args.rate_seconds:.0f} s at {args.rate:.0f}/s; {os.cpu_count()} CPUs")
+    ok = bench_backend("embedded (SQLite)", "sqlite://waddlebot.sqlite", args)
+    if not args.skip_postgres:
+        name = f"wb_bench_ingest_{os.getpid()}"
+        url = postgres_database(args.pg_url, name, create=True)
+        try:
+            ok = bench_backend("PostgreSQL", url, args) and ok
+        finally:
+            postgres_database(args.pg_url, name, create=False)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

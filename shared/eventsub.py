@@ -1,0 +1,325 @@
+"""EventSub storage both transports share: events stored once per message id (a unique index),
+activities with their points derived in the same transaction, and the subscriptions we know.
+
+Everything here runs in the caller's transaction; the caller commits (and only then answers
+Twitch) or rolls back.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections.abc import Mapping
+from functools import lru_cache
+
+from shared.crypto import InvalidToken, decrypt, encrypt, new_token
+from shared.db import is_postgres, utcnow
+from shared.outbox import record_activity
+from shared.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+#: points of each event type that is an activity; the per-unit types multiply by their count
+DEFAULT_POINTS: dict[str, int] = {
+    "channel.follow": 10,
+    "channel.subscribe": 50,
+    "channel.subscription.message": 50,
+    "channel.cheer": 1,
+    "channel.raid": 30,
+    "channel.subscription.gift": 60,
+    "channel.ban": -10,
+}
+#: event field counting the units of a per-unit type (1 point per bit, 60 per gifted sub)
+PER_UNIT: dict[str, str] = {"channel.cheer": "bits", "channel.subscription.gift": "total"}
+#: the event fields naming the viewer (user) and the channel, by prefix; others use user_ / broadcaster_user_
+USER_PREFIX: dict[str, str] = {"channel.raid": "from_broadcaster_user_"}
+CHANNEL_PREFIX: dict[str, str] = {"channel.raid": "to_broadcaster_user_"}
+#: event fields copied into the activity's details
+DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
+    "channel.follow": ("followed_at",),
+    "channel.subscribe": ("tier", "is_gift"),
+    "channel.subscription.message": ("tier", "cumulative_months", "streak_months", "duration_months"),
+    "channel.cheer": ("bits", "is_anonymous"),
+    "channel.raid": ("viewers",),
+    "channel.subscription.gift": ("total", "tier", "cumulative_total", "is_anonymous"),
+    "channel.ban": ("reason", "is_permanent", "ends_at", "moderator_user_id", "moderator_user_login"),
+}
+SOURCE = "eventsub"
+
+
+# --- points ----------------------------------------------------------------------------------
+def points_value(value: object) -> int | None:
+    """An override value as points: an integer (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@lru_cache(maxsize=4)
+def _parse_overrides(raw: str) -> dict[str, int]:
+    parsed = json.loads(raw) if raw else {}
+    result = {name: points_value(value) for name, value in parsed.items()}
+    ignored = sorted(name for name, value in result.items() if value is None)
+    if ignored:
+        log.warning("ACTIVITY_POINTS: ignoring non-integer points of %s", ", ".join(ignored))
+    return {name: value for name, value in result.items() if value is not None}
+
+
+def global_overrides() -> dict[str, int]:
+    """ACTIVITY_POINTS as {event type: points}."""
+    return _parse_overrides(get_settings().activity_points)
+
+
+def points_for(event_type: str, event: Mapping, overrides: Mapping | None = None) -> int | None:
+    """The points of one event; None when the type is not an activity. `overrides` (a channel's)
+    win over ACTIVITY_POINTS, which wins over DEFAULT_POINTS."""
+    if event_type not in DEFAULT_POINTS:
+        return None
+    points = DEFAULT_POINTS[event_type]
+    points = global_overrides().get(event_type, points)
+    channel_points = points_value((overrides or {}).get(event_type))
+    if channel_points is not None:
+        points = channel_points
+    unit_field = PER_UNIT.get(event_type)
+    if unit_field is not None:
+        units = event.get(unit_field)
+        points *= units if points_value(units) is not None else 0
+    return points
+
+
+# --- who and where ---------------------------------------------------------------------------
+def event_channel(event_type: str, event: Mapping) -> tuple[str | None, str | None]:
+    """(broadcaster id, login) of the channel the event happened in."""
+    prefix = CHANNEL_PREFIX.get(event_type, "broadcaster_user_")
+    return event.get(prefix + "id"), event.get(prefix + "login")
+
+
+def event_user(event_type: str, event: Mapping) -> tuple[str | None, str | None, str | None]:
+    """(user id, login, display name) of the viewer who acted; all None when anonymous."""
+    prefix = USER_PREFIX.get(event_type, "user_")
+    return event.get(prefix + "id"), event.get(prefix + "login"), event.get(prefix + "name")
+
+
+# --- events ----------------------------------------------------------------------------------
+def _insert_event(db, message_id: str, subscription: Mapping, event: Mapping, transport: str,
+                  received_at: datetime.datetime) -> bool:
+    """Insert the raw event unless its message id is known; True when inserted. ON CONFLICT DO
+    NOTHING on the unique index: concurrent duplicates wait for each other and the caller's
+    transaction stays usable (no error to recover from, on PostgreSQL as on SQLite)."""
+    event_type = subscription.get("type") or "unknown"
+    channel_id = event_channel(event_type, event)[0]
+    user_id = event_user(event_type, event)[0]
+    mark = _mark(db)
+    rows = db.executesql(
+        "INSERT INTO eventsub_event (message_id, subscription_id, event_type, event_version, transport,"
+        " channel_id, user_id, event, received_at)"
+        f" VALUES ({', '.join([mark] * 9)}) ON CONFLICT (message_id) DO NOTHING RETURNING id",
+        placeholders=(message_id, subscription.get("id"), event_type, subscription.get("version"), transport,
+                      _text(channel_id), _text(user_id), json.dumps(event, separators=(",", ":")),
+                      received_at.strftime("%Y-%m-%d %H:%M:%S")))
+    return bool(rows)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _mark(db) -> str:
+    """The driver's placeholder: the hot path uses plain SQL, without pydal's per-query overhead."""
+    return "%s" if is_postgres(db) else "?"
+
+
+def _channel_settings(db, channel_id: str | None) -> tuple[bool, dict | None]:
+    """(activities enabled, the channel's points overrides): an inactive channel earns none."""
+    if channel_id is None:
+        return True, None
+    rows = db.executesql(  # pydal stores booleans as 'T'/'F'
+        f"SELECT active = 'T', points_overrides FROM twitch_channel WHERE broadcaster_id = {_mark(db)}",
+        placeholders=(channel_id,))
+    if not rows:
+        return True, None
+    active, overrides = rows[0]
+    if isinstance(overrides, str):  # SQLite hands JSON back as text, psycopg2 parses it
+        overrides = json.loads(overrides)
+    return bool(active), overrides or None
+
+
+def _record_event_activity(db, message_id: str, event_type: str, event: Mapping, transport: str) -> None:
+    channel_id, channel_login = event_channel(event_type, event)
+    active, overrides = _channel_settings(db, _text(channel_id))
+    if not active:
+        return
+    points = points_for(event_type, event, overrides)
+    user_id, user_login, user_name = event_user(event_type, event)
+    details = {name: event[name] for name in DETAIL_FIELDS.get(event_type, ()) if name in event}
+    details["transport"] = transport
+    record_activity(db, activity_type=event_type, points=points, source=SOURCE, source_id=message_id,
+                    channel_id=_text(channel_id), channel_login=channel_login, user_id=_text(user_id),
+                    user_login=user_login, user_name=user_name, details=details)
+
+
+def record_notification(db, *, message_id: str, subscription: Mapping, event: Mapping, transport: str,
+                        received_at: datetime.datetime | None = None) -> bool:
+    """Store one notification and, for the activity types, its activity and outbox row, in the
+    caller's transaction. False (and nothing written) when the message id was already stored."""
+    if not _insert_event(db, message_id, subscription, event, transport, received_at or utcnow()):
+        return False
+    event_type = subscription.get("type")
+    if event_type in DEFAULT_POINTS:
+        _record_event_activity(db, message_id, event_type, event, transport)
+    return True
+
+
+def batch_events(events: list) -> list[Mapping]:
+    """The events of a batched payload: items are {"id", "data"} wrappers or the events themselves."""
+    return [item["data"] if isinstance(item.get("data"), Mapping) else item for item in events]
+
+
+def record_batch(db, *, message_id: str, subscription: Mapping, events: list, transport: str,
+                 received_at: datetime.datetime | None = None) -> int:
+    """Store a batched payload (`events: [...]`): item i is stored as message `<message_id>:<i>`,
+    so a redelivered batch is deduplicated item by item. Returns how many items were new."""
+    received_at = received_at or utcnow()
+    return sum(record_notification(db, message_id=f"{message_id}:{index}", subscription=subscription, event=event,
+                                   transport=transport, received_at=received_at)
+               for index, event in enumerate(batch_events(events)))
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+PENDING_PREFIX = "pending:"  # twitch_id of a row reserved before Twitch gave the subscription its id
+PENDING_STATUS = "creating"
+RESERVATION_TTL = datetime.timedelta(hours=1)
+#: Twitch statuses of a subscription that works (or will, once the challenge is answered)
+LIVE_STATUSES = ("enabled", "webhook_callback_verification_pending")
+
+
+def normalize_condition(condition: Mapping | None) -> dict[str, str]:
+    """A condition as comparable data: Twitch lists unused keys with empty values."""
+    return {str(name): str(value) for name, value in (condition or {}).items() if value not in ("", None)}
+
+
+def _parse_twitch_time(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+    return parsed.replace(microsecond=0)
+
+
+def _subscription_values(twitch_subscription: Mapping) -> dict:
+    transport = twitch_subscription.get("transport") or {}
+    return {
+        "type": twitch_subscription.get("type") or "unknown",
+        "version": str(twitch_subscription.get("version") or "1"),
+        "condition": normalize_condition(twitch_subscription.get("condition")),
+        "transport_method": transport.get("method") or "webhook",
+        "callback": transport.get("callback"),
+        "session_id": transport.get("session_id"),
+        "status": twitch_subscription.get("status") or "unknown",
+        "cost": int(twitch_subscription.get("cost") or 0),
+        "updated_at": utcnow(),
+    }
+
+
+def upsert_subscription(db, twitch_subscription: Mapping, *, created_by_us: bool, secret: str | None = None) -> int:
+    """Insert or update our row of a Twitch subscription object; returns the row id. A row once
+    created by us stays ours; the secret is kept unless a new one is given."""
+    return _upsert(db, twitch_subscription, created_by_us, secret, {})
+
+
+def _upsert(db, twitch_subscription: Mapping, created_by_us: bool, secret: str | None, changes: dict) -> int:
+    values = {**_subscription_values(twitch_subscription), **changes}
+    if secret is not None:
+        values["secret_encrypted"] = encrypt(secret)
+    table = db.eventsub_subscription
+    row = db(table.twitch_id == twitch_subscription["id"]).select(
+        table.id, table.status, table.created_by_us, limitby=(0, 1), for_update=is_postgres(db)).first()
+    if row is None:
+        row = _pending_match(db, twitch_subscription)
+    if row is None:
+        created_at = _parse_twitch_time(twitch_subscription.get("created_at")) or values["updated_at"]
+        return table.insert(twitch_id=twitch_subscription["id"], created_by_us=created_by_us, created_at=created_at,
+                            **values)
+    if row.status == "enabled" and values["status"] == "webhook_callback_verification_pending":
+        values["status"] = "enabled"  # the challenge was answered before Twitch's creation reply reached us
+    db(table.id == row.id).update(twitch_id=twitch_subscription["id"],
+                                  created_by_us=bool(row.created_by_us or created_by_us), **values)
+    return row.id
+
+
+def _pending_match(db, subscription: Mapping):
+    """Our reserved row awaiting this subscription's id: same type, version, condition, callback."""
+    table = db.eventsub_subscription
+    wanted = _subscription_values(subscription)
+    rows = db((table.status == PENDING_STATUS) & (table.type == wanted["type"]) & (table.version == wanted["version"])
+              & (table.callback == wanted["callback"])).select(
+        table.id, table.status, table.created_by_us, table.condition, table.secret_encrypted, orderby=table.id)
+    return next((row for row in rows if normalize_condition(row.condition) == wanted["condition"]), None)
+
+
+def reserve_subscription(db, *, event_type: str, version: str, condition: Mapping, callback: str,
+                         secret: str | None) -> str:
+    """Store our row (and secret) before asking Twitch for the subscription, so that a challenge
+    arriving before Twitch's reply can be verified. Returns the provisional twitch_id."""
+    provisional = PENDING_PREFIX + new_token(12)
+    now = utcnow()
+    table = db.eventsub_subscription
+    # a reservation whose creation never finished (the process died meanwhile) is dropped
+    db((table.status == PENDING_STATUS) & (table.updated_at < now - RESERVATION_TTL)).delete()
+    db.eventsub_subscription.insert(
+        twitch_id=provisional, type=event_type, version=version, condition=normalize_condition(condition),
+        transport_method="webhook", callback=callback, status=PENDING_STATUS, created_by_us=True,
+        secret_encrypted=encrypt(secret) if secret else None, created_at=now, updated_at=now)
+    return provisional
+
+
+def attach_subscription(db, provisional_id: str, twitch_subscription: Mapping) -> int:
+    """Twitch created the subscription: our reserved row takes its id, status and cost."""
+    table = db.eventsub_subscription
+    if db(table.twitch_id == twitch_subscription["id"]).count():
+        db(table.twitch_id == provisional_id).delete()  # the challenge came first and claimed a row
+    else:
+        db(table.twitch_id == provisional_id).update(twitch_id=twitch_subscription["id"])
+    return upsert_subscription(db, twitch_subscription, created_by_us=True)
+
+
+def forget_reservation(db, provisional_id: str) -> None:
+    """Twitch refused the subscription: drop the reserved row."""
+    db(db.eventsub_subscription.twitch_id == provisional_id).delete()
+
+
+def mark_enabled(db, subscription: Mapping) -> int:
+    """Twitch verified the callback (challenge answered): the subscription is enabled."""
+    return _upsert(db, subscription, False, None, {"status": "enabled", "revoked_reason": None})
+
+
+def mark_revoked(db, subscription: Mapping) -> None:
+    """Twitch revoked the subscription; its `status` is the reason (user_removed,
+    authorization_revoked, notification_failures_exceeded, version_removed)."""
+    _upsert(db, subscription, False, None,
+            {"status": "revoked", "revoked_reason": subscription.get("status") or "revoked"})
+
+
+def subscription_secret(db, subscription: Mapping, *, pending: bool = False) -> str | None:
+    """The webhook secret we gave Twitch for this subscription, found by its id (or, with
+    `pending`, for a challenge: by our reserved row while Twitch's reply is on its way). None when
+    it has none or it cannot be decrypted any more: the caller uses TWITCH_WEBHOOK_SECRET."""
+    twitch_id = subscription.get("id")
+    if not twitch_id:
+        return None
+    rows = db.executesql(f"SELECT secret_encrypted FROM eventsub_subscription WHERE twitch_id = {_mark(db)}",
+                         placeholders=(str(twitch_id),))
+    encrypted = rows[0][0] if rows else None
+    if not rows and pending:
+        row = _pending_match(db, subscription)
+        encrypted = row.secret_encrypted if row is not None else None
+    if not encrypted:
+        return None
+    try:
+        return decrypt(encrypted)
+    except InvalidToken:
+        log.warning("the secret of subscription %s cannot be decrypted (WADDLEBOT_SECRET_KEY changed?)", twitch_id)
+        return None

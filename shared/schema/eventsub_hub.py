@@ -1,0 +1,90 @@
+"""The event hub: service accounts of local services, their interests, the Twitch subscriptions the
+hub keeps for them, and the live state the worker reports (EventSub WebSocket sessions, hub
+connections) so that /health in the web process can show it."""
+
+from pydal import Field
+
+INTEREST_TRANSPORTS = ("websocket", "webhook")
+
+INDEXES = [
+    ("hub_service_account", "hub_service_account_client_uq", ("client_id",), True),
+    ("hub_service_account", "hub_service_account_name_uq", ("name",), True),
+    ("hub_interest", "hub_interest_public_uq", ("interest_id",), True),
+    ("hub_interest", "hub_interest_account_idx", ("account_id",)),
+    ("hub_interest", "hub_interest_key_idx", ("sub_key",)),
+    ("hub_subscription", "hub_subscription_key_uq", ("sub_key",), True),
+    ("hub_subscription", "hub_subscription_twitch_idx", ("twitch_id",)),
+    ("hub_cursor", "hub_cursor_name_uq", ("name",), True),
+    ("eventsub_ws_session", "eventsub_ws_session_bot_uq", ("bot_name",), True),
+    ("hub_server", "hub_server_worker_uq", ("worker_id",), True),
+]
+
+
+def define(db) -> None:
+    # `secret_hash` is a salted scrypt hash: the secret is shown once, at creation or regeneration.
+    db.define_table(
+        "hub_service_account",
+        Field("client_id", "string", length=64, notnull=True),
+        Field("name", "string", length=64, notnull=True),
+        Field("secret_hash", "string", length=255, notnull=True),
+        Field("secret_version", "integer", notnull=True, default=1),  # +1 per regeneration
+        Field("created_at", "datetime", notnull=True),
+        Field("secret_rotated_at", "datetime", notnull=True),
+    )
+    # One event type for one broadcaster, wanted by one service, through the subscription `sub_key`
+    # (a digest of bot + type + version + condition: many interests share one Twitch subscription).
+    # `webhook_secret` is Fernet-encrypted: it signs the webhooks and is shown once, at creation.
+    db.define_table(
+        "hub_interest",
+        Field("interest_id", "string", length=40, notnull=True),
+        Field("account_id", "reference hub_service_account", ondelete="CASCADE", notnull=True),
+        Field("bot_name", "string", length=32, notnull=True),
+        Field("event_type", "string", length=100, notnull=True),
+        Field("version", "string", length=16, notnull=True),
+        Field("broadcaster_user_id", "string", length=64, notnull=True),
+        Field("condition", "json", notnull=True),
+        Field("sub_key", "string", length=64, notnull=True),
+        Field("transport", "string", length=16, notnull=True),
+        Field("webhook_url", "string", length=1024),
+        Field("webhook_secret", "text"),
+        Field("created_at", "datetime", notnull=True),
+    )
+    # The Twitch subscription serving one sub_key: created by the hub on the bot's WebSocket
+    # session, or an enabled one found at Twitch and reused (`created_by_hub` false).
+    db.define_table(
+        "hub_subscription",
+        Field("sub_key", "string", length=64, notnull=True),
+        Field("bot_name", "string", length=32, notnull=True),
+        Field("event_type", "string", length=100, notnull=True),
+        Field("version", "string", length=16, notnull=True),
+        Field("condition", "json", notnull=True),
+        Field("twitch_id", "string", length=64),
+        Field("transport_method", "string", length=16),
+        Field("session_id", "string", length=128),
+        Field("status", "string", length=64, notnull=True, default="pending"),
+        Field("created_by_hub", "boolean", notnull=True, default=False),
+        Field("last_error", "string", length=512),
+        Field("updated_at", "datetime", notnull=True),
+    )
+    # How far a singleton forwarder got in eventsub_event (its id), so a restart resumes there.
+    db.define_table(
+        "hub_cursor",
+        Field("name", "string", length=64, notnull=True),
+        Field("last_event_id", "bigint", notnull=True, default=0),
+        Field("updated_at", "datetime", notnull=True),
+    )
+    db.define_table(
+        "eventsub_ws_session",
+        Field("bot_name", "string", length=32, notnull=True),
+        Field("state", "string", length=32, notnull=True),
+        Field("detail", "string", length=512),
+        Field("session_id", "string", length=128),
+        Field("connected_at", "datetime"),
+        Field("updated_at", "datetime", notnull=True),
+    )
+    db.define_table(
+        "hub_server",
+        Field("worker_id", "string", length=64, notnull=True),
+        Field("connections", "integer", notnull=True, default=0),
+        Field("updated_at", "datetime", notnull=True),
+    )
