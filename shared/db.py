@@ -7,14 +7,39 @@ import datetime
 import threading
 from pathlib import Path
 
-from py4web.core import DAL
+import threadsafevariable
+from py4web.core import DAL, ICECUBE
 from pydal.migrator import InDBMigrator
 
 from shared.schema import INDEXES, define_all
 from shared.settings import Settings, get_settings
 
-_db: DAL | None = None
 _db_lock = threading.Lock()
+
+
+class Database(DAL):
+    """py4web's DAL fixture. On SQLite each thread keeps its connection between requests (commit or
+    roll back only): reopening it per request costs more than most requests, as every close
+    checkpoints the WAL. PostgreSQL keeps py4web's pooled behaviour."""
+
+    def on_request(self, context):
+        if self._dbname != "sqlite":
+            return super().on_request(context)
+        self._adapter.get_connection()
+        threadsafevariable.ThreadSafeVariable.restore(ICECUBE)
+
+    def on_error(self, context):
+        if self._dbname != "sqlite":
+            return super().on_error(context)
+        self.rollback()
+
+    def on_success(self, context):
+        if self._dbname != "sqlite":
+            return super().on_success(context)
+        self.commit()
+
+
+_db: Database | None = None
 
 
 def utcnow() -> datetime.datetime:
@@ -47,14 +72,14 @@ def _folder(settings: Settings) -> Path:
     return folder
 
 
-def open_db(settings: Settings, migrate: bool) -> DAL:
+def open_db(settings: Settings, migrate: bool) -> Database:
     """A DAL with every table defined; migrate=True only for `waddlebot migrate`.
 
     Migration metadata lives in the database itself (pydal's InDBMigrator), so a fresh var/ or
     another container never tries to create tables that already exist."""
     uri = normalize_uri(settings.database_url)
     kwargs = {"driver_args": {"timeout": 30}} if uri.startswith("sqlite") else {}
-    db = DAL(uri, folder=str(_folder(settings)), pool_size=settings.db_pool_size, migrate=migrate,
+    db = Database(uri, folder=str(_folder(settings)), pool_size=settings.db_pool_size, migrate=migrate,
              migrate_enabled=migrate, after_connection=_sqlite_pragmas, lazy_tables=False,
              adapter_args={"migrator": InDBMigrator}, table_hash="waddlebot", **kwargs)
     define_all(db)
@@ -73,7 +98,7 @@ def migrate(settings: Settings | None = None) -> list[str]:
         db.close()
 
 
-def get_db() -> DAL:
+def get_db() -> Database:
     """The shared DAL (a py4web fixture; apps never migrate)."""
     global _db
     with _db_lock:
@@ -93,7 +118,7 @@ def reset_db() -> None:
 
 
 @contextlib.contextmanager
-def transaction(db: DAL | None = None):
+def transaction(db: Database | None = None):
     """Commit on success, roll back on error: for code outside a request (workers, CLI)."""
     db = db or get_db()
     try:
