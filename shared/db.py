@@ -44,7 +44,7 @@ _db: Database | None = None
 
 def utcnow() -> datetime.datetime:
     """Naive UTC now: every datetime column stores UTC."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def normalize_uri(uri: str) -> str:

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from modules.twitch.eventsub_ws import EventSubWebSocket, Notification, Session, exponential_backoff, with_keepalive
+from modules.twitch.eventsub_ws import EventSubWebSocket, Notification, Session, with_keepalive
+from modules.twitch.reconnect import exponential_backoff
 from shared import hub, hub_subscriptions
 from shared.db import get_db, transaction
 from shared.eventsub import record_notification

@@ -183,16 +183,17 @@ class Dispatcher:
             row.activity = joined.activity
             rows.append(row)
         errors = list(self.pool.map(self._deliver, rows))
-        delivered = [row.id for row, error in zip(rows, errors) if error is None]
-        now = utcnow()
+        now, delivered = utcnow(), []
+        for row, error in zip(rows, errors, strict=True):
+            if error is None:
+                delivered.append(row.id)
+                DELIVERIES.labels(row.kind, "delivered").inc()
+            else:
+                self._record_failure(row, error, now)
         if delivered:
             db(db.outbox.id.belongs(delivered)).update(
                 status="delivered", delivered_at=now, attempts=db.outbox.attempts + 1, claimed_until=None,
                 last_error=None)
-            DELIVERIES.labels(rows[0].kind, "delivered").inc(len(delivered))
-        for row, error in zip(rows, errors):
-            if error is not None:
-                self._record_failure(row, error, now)
         db.commit()
         return len(rows)
 

@@ -4,8 +4,15 @@ from py4web import action, request, response
 from py4web.core import redirect
 
 from shared import outbox
-from shared.adminauth import (COOKIE, LoginThrottled, check_password, consume_magic_link, cookie_options,
-                              safe_next, session_token)
+from shared.adminauth import (
+    COOKIE,
+    LoginThrottled,
+    check_password,
+    consume_magic_link,
+    cookie_options,
+    safe_next,
+    session_token,
+)
 from shared.fixtures import admin, db, json_error
 from shared.health import system_health
 from shared.metrics import render as render_metrics

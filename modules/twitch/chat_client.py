@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import re
 import threading
 import time
@@ -24,6 +23,7 @@ import websocket
 
 from modules.twitch.commands import ChatCommand, parse_command
 from modules.twitch.irc import ChatMessage, IrcMessage, escape_tag_value, is_moderator, parse
+from modules.twitch.reconnect import StateReporter, exponential_backoff
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,6 @@ class LoginFailed(Exception):
 
 class ChatAuthError(Exception):
     """Twitch rejected the bot's token, also after a refresh: someone must log the bot in again."""
-
-
-def exponential_backoff(attempt: int, base: float = 1.0, cap: float = 60.0) -> float:
-    """Seconds to wait before reconnect number `attempt` (0-based): doubling from `base`, capped
-    at `cap`, with jitter over the upper half so that many bots do not reconnect in step."""
-    ceiling = min(cap, base * 2 ** attempt)
-    return random.uniform(ceiling / 2, ceiling)
 
 
 def channel_name(value: str) -> str:
@@ -106,7 +99,7 @@ def _clean_text(text: str) -> str:
     return " ".join(text.replace("\0", "").split())[:MAX_MESSAGE_LENGTH]
 
 
-class ChatClient:
+class ChatClient(StateReporter):
     """One IRC-WebSocket connection of one bot account, kept alive by `run(stop)` in a thread.
 
     `join`, `part`, `set_channels` and `say` may be called from any thread: they queue work that
@@ -222,14 +215,6 @@ class ChatClient:
         if not token:
             raise ChatAuthError(message)
         return token
-
-    def _set_state(self, state: str, detail: str) -> None:
-        self.state, self.detail = state, detail
-        if self._on_state is not None:
-            try:
-                self._on_state(state, detail)
-            except Exception:  # reporting must never break the connection
-                log.exception("chat state callback failed")
 
     def _send(self, sock, line: str) -> None:
         if not line.startswith("PASS "):

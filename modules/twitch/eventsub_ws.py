@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import websocket
 from websocket import ABNF
 
-from modules.twitch.chat_client import exponential_backoff  # doubling, capped, with jitter: no reconnect storm
+from modules.twitch.reconnect import StateReporter, exponential_backoff
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class _Socket:
 
 
 # --- the client ---------------------------------------------------------------------------------
-class EventSubWebSocket:
+class EventSubWebSocket(StateReporter):
     """Keeps an EventSub WebSocket session open until `run(stop)` is told to stop.
 
     on_session(Session): a session was welcomed; create the subscriptions unless `reconnected`.
@@ -378,10 +378,3 @@ class EventSubWebSocket:
         self._drop(self._current, reason)
         self._inbox = queue.Queue()  # frames of dropped sockets are not handled after a fresh start
 
-    def _set_state(self, state: str, detail: str) -> None:
-        self.state, self.detail = state, detail
-        if self._on_state is not None:
-            try:
-                self._on_state(state, detail)
-            except Exception:  # reporting must never break the connection
-                log.exception("EventSub WebSocket state callback failed")

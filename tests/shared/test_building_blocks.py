@@ -8,10 +8,10 @@ import pytest
 from shared import crypto
 from shared.cache import MemoryCache, get_cache
 from shared.db import get_db, migrate
-from shared.schema import INDEXES
 from shared.logs import configure_logging
 from shared.ratelimit import MemoryRateLimiter, RedisRateLimiter, allow, get_rate_limiter
 from shared.redis_client import get_redis
+from shared.schema import INDEXES
 from shared.settings import get_settings
 
 

@@ -11,8 +11,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import serve
 
-from modules.twitch.chat_client import ChatAuthError, ChatClient, TwitchChatListener, channel_name, exponential_backoff
+from modules.twitch.chat_client import ChatAuthError, ChatClient, TwitchChatListener, channel_name
 from modules.twitch.irc import parse
+from modules.twitch.reconnect import exponential_backoff
 
 
 def run_coroutine(factory):
