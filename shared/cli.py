@@ -40,7 +40,7 @@ class WaddlebotGroup(click.Group):
         if not declared:
             return {}
         bootstrap()
-        load_apps()
+        load_apps(quiet=True)
         commands = {}
         for manifest in declared:
             try:
@@ -148,7 +148,7 @@ def modules():
     from shared.web import load_apps
 
     settings = bootstrap()
-    load_apps()
+    load_apps(quiet=True)
     rows = [module_status(manifest, settings) for manifest in discover()]
     click.echo(f"{'MODULE':<18} {'VERSION':<9} {'STATUS':<15} DETAIL")
     for row in rows:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import signal
@@ -24,16 +26,18 @@ def module_app_names() -> list[str]:
     return sorted(path.name for path in APPS_FOLDER.iterdir() if (path / "manifest.json").exists())
 
 
-def load_apps(app_names: list[str] | None = None):
+def load_apps(app_names: list[str] | None = None, quiet: bool = False):
     """Import the apps through py4web (once per process) and return the WSGI application.
 
-    A failing app is recorded by py4web (registry.import_errors) and the others still load."""
+    A failing app is recorded by py4web (registry.import_errors) and the others still load.
+    `quiet` hides py4web's "[X] loaded …" lines (commands whose output is the point)."""
     names = ",".join(app_names or module_app_names() + _extra_apps())
     if names not in _loaded:
         _loaded.clear()
         os.environ["PY4WEB_APP_NAMES"] = names
-        _loaded[names] = metrics_middleware(
-            wsgi(apps_folder=str(APPS_FOLDER), yes=True, logging_level=logging.WARNING, app_names=names))
+        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+            app = wsgi(apps_folder=str(APPS_FOLDER), yes=True, logging_level=logging.WARNING, app_names=names)
+        _loaded[names] = metrics_middleware(app)
     return _loaded[names]
 
 
