@@ -67,8 +67,9 @@ def serve(host: str, port: int, settings: Settings | None = None) -> None:
     if not settings.is_production:
         install_dashboard(settings)
     app = load_apps()
-    server = Rocket3((host, port), "wsgi", {"wsgi_app": app}, min_threads=8, max_threads=settings.web_threads,
-                     timeout=600)
+    # every thread up front: Rocket3 grows its pool lazily, which would queue the ninth SSE client
+    server = Rocket3((host, port), "wsgi", {"wsgi_app": app}, min_threads=settings.web_threads,
+                     max_threads=settings.web_threads, timeout=600)
 
     def stop(signum, frame):
         log.info("web server stopping (signal %s)", signum)
