@@ -95,7 +95,8 @@ def test_stop_returns_within_the_timeout_even_if_a_service_ignores_it(db):
     assert time.monotonic() - started < 2
 
 
-def test_the_heartbeat_reports_each_service_state(db):
+def test_the_heartbeat_reports_each_service_state(db, configure):
+    configure(WORKER_HEARTBEAT_SECONDS="1")
     supervisor = _supervisor(Service("single", f"{__name__}:singleton", singleton=True))
     supervisor.start()
     assert RUNNING.wait(5)
