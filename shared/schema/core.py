@@ -6,7 +6,7 @@ OUTBOX_STATUSES = ("pending", "delivered", "dead", "not_forwarded")
 
 INDEXES = [
     ("outbox", "outbox_idempotency_key_uq", ("idempotency_key",), True),
-    ("outbox", "outbox_due_idx", ("status", "next_attempt_at")),
+    ("outbox", "outbox_claim_idx", ("status", "next_attempt_at", "id")),  # the claim query's order
     ("activity", "activity_created_idx", ("created_at",)),
     ("activity", "activity_type_idx", ("activity_type", "created_at")),
     ("activity", "activity_channel_idx", ("channel_id", "created_at")),
