@@ -75,6 +75,7 @@ def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c
         assert health["components"]["worker"]["services"]["_default.outbox"] == "running"
         assert "Admin login" in requests.get(f"http://127.0.0.1:{port}/login", timeout=5).text
         assert "waddlebot_http_requests_total" in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert requests.get(f"http://127.0.0.1:{port}/_dashboard", timeout=5).status_code == 200  # development
         os.killpg(process.pid, signal.SIGINT)
         started = time.monotonic()
         assert process.wait(timeout=15) == 0
