@@ -7,8 +7,10 @@ tag values character by character only when they contain an escape.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+_ESCAPE_SEQUENCE = re.compile(r"\\(.?)", re.S)  # a backslash and the character after it, if any
 _UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _ESCAPES = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
 _FORBIDDEN = ("\r", "\n", "\0")
@@ -20,15 +22,12 @@ def unescape_tag_value(value: str) -> str:
     unknown escape gives the character itself."""
     if "\\" not in value:
         return value
-    out = []
-    chars = iter(value)
-    for char in chars:
-        if char == "\\":
-            escaped = next(chars, "")
-            out.append(_UNESCAPES.get(escaped, escaped))
-        else:
-            out.append(char)
-    return "".join(out)
+    return _ESCAPE_SEQUENCE.sub(_unescape_one, value)
+
+
+def _unescape_one(match: re.Match) -> str:
+    escaped = match.group(1)
+    return _UNESCAPES.get(escaped, escaped)
 
 
 def escape_tag_value(value: str) -> str:
