@@ -6,6 +6,7 @@ import pytest
 from shared import workers
 from shared.registry import Manifest, NotConfigured, Service
 from shared.workers import Supervisor, selected_services
+from tests.waiting import wait_until
 
 CALLS: list[str] = []
 RUNNING = threading.Event()
@@ -47,19 +48,10 @@ def _reset(monkeypatch):
     monkeypatch.setattr(workers, "MAX_BACKOFF", 0.05)
 
 
-def _wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def test_a_crashed_service_is_restarted_with_backoff(db, monkeypatch):
     supervisor = _supervisor(Service("crash", f"{__name__}:crashing"))
     supervisor.start()
-    assert _wait_for(lambda: CALLS.count("crash") >= 3)
+    wait_until(lambda: CALLS.count("crash") >= 3)
     assert supervisor.stop()
     state = supervisor.states[0]
     assert state.restarts >= 2 and state.last_error == "RuntimeError: boom" and state.state == "stopped"
@@ -68,7 +60,7 @@ def test_a_crashed_service_is_restarted_with_backoff(db, monkeypatch):
 def test_a_not_configured_service_is_not_restarted(db):
     supervisor = _supervisor(Service("unconfigured", f"{__name__}:unconfigured"))
     supervisor.start()
-    assert _wait_for(lambda: supervisor.states[0].state == "not_configured")
+    wait_until(lambda: supervisor.states[0].state == "not_configured")
     time.sleep(0.2)
     assert CALLS == ["unconfigured"]
     assert supervisor.stop()
@@ -80,7 +72,7 @@ def test_a_singleton_runs_once_across_two_workers(db):
     first.start()
     assert RUNNING.wait(5)
     second.start()
-    assert _wait_for(lambda: second.states[0].state == "waiting_lock")
+    wait_until(lambda: second.states[0].state == "waiting_lock")
     time.sleep(0.3)
     assert CALLS == ["singleton"]
     assert first.stop()
@@ -107,7 +99,7 @@ def test_the_heartbeat_reports_each_service_state(db, configure):
         row = db(query).select().first()
         return row is not None and row.services["test.single"]["state"] == "running"
 
-    assert _wait_for(reported_running)
+    wait_until(reported_running)
     supervisor.stop()
     db.commit()
     assert db(query).count() == 0

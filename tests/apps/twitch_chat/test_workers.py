@@ -13,7 +13,8 @@ from shared import tokens
 from shared.db import transaction, utcnow
 from shared.registry import NeedsReauth
 from tests.apps.twitch_chat.conftest import VIDEO_ID, VIDEO_URL
-from tests.modules.twitch.test_chat_client import FakeTwitch, wait_until
+from tests.modules.twitch.test_chat_client import FakeTwitch
+from tests.waiting import wait_until
 
 VIEWER_LINE = ("@badges=;display-name=Viewer;id=msg-1;room-id=1337;user-id=42 "
                ":viewer!viewer@viewer.tmi.twitch.tv PRIVMSG #streamer :!reco something to cook to")

@@ -14,7 +14,7 @@ import pytest
 
 from shared import hub_forwarder, hub_interests, hub_webhooks
 from shared.outbox import Dispatcher
-from tests.modules.twitch.test_eventsub_ws import WAIT, wait_for
+from tests.modules.twitch.test_eventsub_ws import WAIT
 from tests.shared.hub_fakes import (
     BROADCASTER,
     hub_settings,
@@ -24,6 +24,7 @@ from tests.shared.hub_fakes import (
     store_event,
     subscribe_all,
 )
+from tests.waiting import wait_until
 
 ONLINE = {"id": "9", "broadcaster_user_id": BROADCASTER, "type": "live", "started_at": "2024-01-01T00:00:00Z"}
 
@@ -129,7 +130,7 @@ def queued(db, count: int) -> None:
     def enough():
         db.rollback()
         return db(db.outbox.kind == "hub_webhook").count() == count
-    wait_for(enough)
+    wait_until(enough)
 
 
 def queue_one(db, forwarder, url: str) -> tuple[dict, str, str]:

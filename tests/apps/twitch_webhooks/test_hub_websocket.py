@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 from apps.twitch_webhooks import workers
 from shared import hub, hub_accounts, hub_forwarder
 from shared.hub_server import HubServer
-from tests.modules.twitch.test_eventsub_ws import WAIT, wait_for
+from tests.modules.twitch.test_eventsub_ws import WAIT
 from tests.shared.hub_fakes import (
     BROADCASTER,
     hub_settings,
@@ -26,6 +26,7 @@ from tests.shared.hub_fakes import (
     store_event,
     subscribe_all,
 )
+from tests.waiting import wait_until
 
 FOLLOW = {"user_id": "42", "user_login": "fan", "broadcaster_user_id": BROADCASTER}
 ONLINE = {"id": "9", "broadcaster_user_id": BROADCASTER, "type": "live", "started_at": "2024-01-01T00:00:00Z"}
@@ -86,7 +87,7 @@ def test_each_service_receives_exactly_the_events_of_its_interests(services, sta
     server = start_hub()
     with connect(url(server, *accounts["alerts"])) as alerts, connect(url(server, *accounts["stats"])) as stats, \
             connect(url(server, *accounts["idle"])) as idle:
-        wait_for(lambda: server.connections == 3)
+        wait_until(lambda: server.connections == 3)
         follow_ids = [store_event(db, subscriptions["channel.follow"], dict(FOLLOW, user_id=str(n))) for n in (1, 2)]
         online_id = store_event(db, subscriptions["stream.online"], ONLINE)
         got = received(alerts, 2)
@@ -130,7 +131,7 @@ def test_regenerated_credentials_disconnect_the_service(services, start_hub, db)
     server = start_hub()
     account, secret = accounts["alerts"]
     with connect(url(server, account, secret)) as ws:
-        wait_for(lambda: server.connections == 1)
+        wait_until(lambda: server.connections == 1)
         hub_accounts.regenerate(db, account.client_id)
         db.commit()
         with pytest.raises(ConnectionClosed) as closed:
@@ -146,13 +147,13 @@ def test_a_slow_service_is_dropped_without_delaying_the_others(services, start_h
     slow = websocket.create_connection(url(server, account, secret))  # connected, never reads
     try:
         with connect(url(server, account, secret), max_size=None) as fast:
-            wait_for(lambda: server.connections == 2)
+            wait_until(lambda: server.connections == 2)
             for n in range(400):  # until the slow one's socket buffers and queue are full
                 server.publish([(account.id, json.dumps({"n": n, "pad": "x" * 256 * 1024}))])
                 assert json.loads(fast.recv(timeout=WAIT))["n"] == n
                 if "reads too slowly" in caplog.text:
                     break
-            wait_for(lambda: server.connections == 1)
+            wait_until(lambda: server.connections == 1)
             server.publish([(account.id, json.dumps({"n": "after"}))])
             assert json.loads(fast.recv(timeout=WAIT))["n"] == "after"
     finally:
@@ -171,8 +172,8 @@ def test_connections_are_reported_for_health(services, start_hub, db, monkeypatc
     accounts, _ = services
     server = start_hub()
     with connect(url(server, *accounts["alerts"])):
-        wait_for(lambda: reported_connections(db) == 1)
-    wait_for(lambda: reported_connections(db) == 0)
+        wait_until(lambda: reported_connections(db) == 1)
+    wait_until(lambda: reported_connections(db) == 0)
 
 
 def test_the_worker_service_serves_on_the_configured_port(services, configure, db, monkeypatch):
@@ -194,7 +195,7 @@ def test_the_worker_service_serves_on_the_configured_port(services, configure, d
             except ConnectionRefusedError:
                 assert service.is_alive() and not stop.wait(0.01)
         with ws:
-            wait_for(lambda: reported_connections(db) == 1)
+            wait_until(lambda: reported_connections(db) == 1)
             online_id = store_event(db, subscriptions["stream.online"], ONLINE)
             assert json.loads(ws.recv(timeout=WAIT))["id"] == online_id
     finally:

@@ -11,7 +11,7 @@ import responses
 from shared import hub_interests
 from shared.hub_transport import BotTransport, TransportManager
 from tests.modules.twitch.fake_eventsub import FakeEventSub
-from tests.modules.twitch.test_eventsub_ws import WAIT, wait_for
+from tests.modules.twitch.test_eventsub_ws import WAIT
 from tests.shared.hub_fakes import (
     BOT_USER_ID,
     BROADCASTER,
@@ -21,6 +21,7 @@ from tests.shared.hub_fakes import (
     make_bot,
     make_interest,
 )
+from tests.waiting import wait_until
 
 FOLLOW_EVENT = {"user_id": "42", "user_login": "fan", "user_name": "Fan", "broadcaster_user_id": BROADCASTER,
                 "broadcaster_user_login": "streamer", "broadcaster_user_name": "Streamer",
@@ -84,7 +85,7 @@ def welcomed(eventsub, twitch, session_id: str, count: int = 2):
     """The next connection, welcomed; returns it once `count` subscriptions exist on the session."""
     connection = eventsub.next_connection()
     connection.welcome(session_id)
-    wait_for(lambda: len([body for body in twitch.created() if body["transport"]["session_id"] == session_id])
+    wait_until(lambda: len([body for body in twitch.created() if body["transport"]["session_id"] == session_id])
              == count)
     return connection
 
@@ -94,12 +95,12 @@ def test_welcome_creates_the_subscriptions_on_the_session(eventsub, world, trans
     connection = eventsub.next_connection()
     assert connection.path == "/ws?keepalive_timeout_seconds=10"
     connection.welcome("session-1")
-    wait_for(lambda: len(twitch.created()) == 2)
+    wait_until(lambda: len(twitch.created()) == 2)
     follow = next(body for body in twitch.created() if body["type"] == "channel.follow")
     assert follow == {"type": "channel.follow", "version": "2", "transport": {"method": "websocket",
                                                                               "session_id": "session-1"},
                       "condition": {"broadcaster_user_id": BROADCASTER, "moderator_user_id": BOT_USER_ID}}
-    wait_for(lambda: fresh(db, db.hub_subscription.status == "enabled") == 2)
+    wait_until(lambda: fresh(db, db.hub_subscription.status == "enabled") == 2)
     session = db(db.eventsub_ws_session).select().first()
     assert (session.bot_name, session.state, session.session_id) == ("main", "connected", "session-1")
 
@@ -110,7 +111,7 @@ def test_notifications_take_the_webhook_path_once(eventsub, world, transport, db
     subscription = follow_subscription(twitch)
     message_id = connection.notify(subscription, FOLLOW_EVENT)
     connection.notify(subscription, FOLLOW_EVENT, message_id=message_id)
-    wait_for(lambda: fresh(db, db.activity) == 1)
+    wait_until(lambda: fresh(db, db.activity) == 1)
     event = db(db.eventsub_event).select().first()
     assert (event.message_id, event.transport, event.event_type, event.subscription_id) == (
         message_id, "websocket", "channel.follow", subscription["id"])
@@ -124,12 +125,12 @@ def test_keepalive_timeout_reconnects_and_subscribes_again(eventsub, world, tran
     twitch, _ = world
     first = eventsub.next_connection()
     first.welcome("session-1", keepalive=0.3)
-    wait_for(lambda: len(twitch.created()) == 2)
+    wait_until(lambda: len(twitch.created()) == 2)
     old_ids = set(twitch.subs)
     welcomed(eventsub, twitch, "session-2")
     assert first.closed.wait(WAIT)
-    wait_for(lambda: sorted(twitch.deleted()) == sorted(old_ids))  # ours, on the dead session
-    wait_for(lambda: fresh(db, db.hub_subscription.session_id == "session-2") == 2)
+    wait_until(lambda: sorted(twitch.deleted()) == sorted(old_ids))  # ours, on the dead session
+    wait_until(lambda: fresh(db, db.hub_subscription.session_id == "session-2") == 2)
 
 
 def test_session_reconnect_carries_subscriptions_over_without_loss_or_duplicate(eventsub, world, transport, db):
@@ -146,7 +147,7 @@ def test_session_reconnect_carries_subscriptions_over_without_loss_or_duplicate(
     ids.append(new.notify(subscription, events[2]))
     new.notify(subscription, events[1], message_id=ids[1])  # Twitch resends what was in flight
     ids.append(new.notify(subscription, events[3]))
-    wait_for(lambda: fresh(db, db.eventsub_event) == 4)
+    wait_until(lambda: fresh(db, db.eventsub_event) == 4)
     assert [row.message_id for row in db(db.eventsub_event).select(orderby=db.eventsub_event.id)] == ids
     assert len(twitch.created()) == 2  # carried over, not created again
     assert twitch.deleted() == []
@@ -157,7 +158,7 @@ def test_revocation_marks_the_subscription_revoked(eventsub, world, transport, d
     connection = welcomed(eventsub, twitch, "session-1")
     revoked = {**follow_subscription(twitch), "status": "authorization_revoked"}
     connection.revoke(revoked)
-    wait_for(lambda: fresh(db, db.eventsub_subscription.status == "revoked") == 1)
+    wait_until(lambda: fresh(db, db.eventsub_subscription.status == "revoked") == 1)
     row = db(db.eventsub_subscription.twitch_id == revoked["id"]).select().first()
     assert row.revoked_reason == "authorization_revoked"
     assert db(db.hub_subscription.twitch_id == revoked["id"]).select().first().status == "revoked"
@@ -174,10 +175,10 @@ def test_interests_added_and_deleted_later_follow_on_the_next_tick(eventsub, wor
     twitch, account = world
     welcomed(eventsub, twitch, "session-1")
     interest, _ = make_interest(db, account, "stream.offline")
-    wait_for(lambda: len(twitch.created()) == 3)
+    wait_until(lambda: len(twitch.created()) == 3)
     hub_interests.delete_interest(db, account.id, interest["interest_id"])
     db.commit()
-    wait_for(lambda: len(twitch.deleted()) == 1)
+    wait_until(lambda: len(twitch.deleted()) == 1)
     assert all(sub["type"] != "stream.offline" for sub in twitch.subs.values())
 
 
@@ -192,9 +193,9 @@ def test_the_manager_connects_only_while_interests_need_a_bot(configure, db, eve
         interest, _ = make_interest(db, account, "stream.online")
         connection = eventsub.next_connection()
         connection.welcome("session-1")
-        wait_for(lambda: len(twitch.created()) == 1)
+        wait_until(lambda: len(twitch.created()) == 1)
         hub_interests.delete_interest(db, account.id, interest["interest_id"])
         db.commit()
-        wait_for(lambda: twitch.subs == {})
+        wait_until(lambda: twitch.subs == {})
         assert connection.closed.wait(WAIT)
-        wait_for(lambda: fresh(db, db.eventsub_ws_session) == 0)
+        wait_until(lambda: fresh(db, db.eventsub_ws_session) == 0)

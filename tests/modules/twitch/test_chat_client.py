@@ -14,6 +14,7 @@ from websockets.sync.server import serve
 from modules.twitch.chat_client import ChatAuthError, ChatClient, TwitchChatListener, channel_name
 from modules.twitch.irc import parse
 from modules.twitch.reconnect import exponential_backoff
+from tests.waiting import wait_until
 
 
 def run_coroutine(factory):
@@ -32,14 +33,6 @@ def run_coroutine(factory):
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
-
-
-def wait_until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 class FakeTwitch:

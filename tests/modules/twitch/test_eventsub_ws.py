@@ -16,16 +16,9 @@ from modules.twitch.eventsub_ws import (
     with_keepalive,
 )
 from tests.modules.twitch.fake_eventsub import FakeEventSub, ws_subscription
+from tests.waiting import wait_until
 
 WAIT = 5.0
-
-
-def wait_for(predicate, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 class Recorder:
@@ -83,7 +76,7 @@ def test_welcome_hands_the_session_over_and_asks_for_the_keepalive(fake, start):
     connection = fake.next_connection()
     assert connection.path == "/ws?keepalive_timeout_seconds=10"
     connection.welcome("abc", keepalive=10)
-    wait_for(lambda: recorder.sessions)
+    wait_until(lambda: recorder.sessions)
     assert recorder.sessions == [Session("abc", 10.0, recorder.sessions[0].connected_at, reconnected=False)]
     assert client.session.id == "abc"
     assert client.state == "connected"
@@ -98,7 +91,7 @@ def test_each_notification_is_handed_over_once(fake, start):
     connection.notify(subscription, {"user_id": "1"}, message_id=first)  # Twitch may resend a message
     second = connection.notify(subscription, {"user_id": "2"})
     connection.keepalive()
-    wait_for(lambda: len(recorder.notifications) == 2)
+    wait_until(lambda: len(recorder.notifications) == 2)
     time.sleep(0.1)
     assert recorder.message_ids() == [first, second]
     assert recorder.notifications[0].type == "channel.follow"
@@ -115,7 +108,7 @@ def test_silence_past_the_keepalive_reconnects_and_welcomes_a_fresh_session(fake
     assert first.closed.wait(WAIT)
     assert second.path == "/ws?keepalive_timeout_seconds=10"
     second.welcome("two", keepalive=10)
-    wait_for(lambda: len(recorder.sessions) == 2)
+    wait_until(lambda: len(recorder.sessions) == 2)
     assert [(session.id, session.reconnected) for session in recorder.sessions] == [("one", False),
                                                                                    ("two", False)]
     assert any("presumed lost" in detail for state, detail in recorder.states if state == "reconnecting")
@@ -142,14 +135,14 @@ def test_session_reconnect_hands_over_without_loss_or_duplicate(fake, start):
     new = fake.next_connection()
     assert new.path == "/ws?reconnect=1"
     during = old.notify(subscription, {"n": 2})  # still delivered on the old socket until the welcome
-    wait_for(lambda: len(recorder.notifications) == 2)
+    wait_until(lambda: len(recorder.notifications) == 2)
     assert not old.closed.is_set()
     new.welcome("session-1")
     assert old.closed.wait(WAIT)
     in_flight = new.notify(subscription, {"n": 3})
     new.notify(subscription, {"n": 3}, message_id=during)  # resent on the new socket: not again
     after = new.notify(subscription, {"n": 4})
-    wait_for(lambda: len(recorder.notifications) == 4)
+    wait_until(lambda: len(recorder.notifications) == 4)
     time.sleep(0.1)
     assert recorder.message_ids() == [before, during, in_flight, after]
     assert [(session.id, session.reconnected) for session in recorder.sessions] == [("session-1", False),
@@ -167,7 +160,7 @@ def test_the_old_socket_closing_before_the_new_welcome_keeps_the_subscriptions(f
     old.close(1000)
     assert old.closed.wait(WAIT)
     new.welcome("session-1")
-    wait_for(lambda: len(recorder.sessions) == 2)
+    wait_until(lambda: len(recorder.sessions) == 2)
     assert recorder.sessions[1].reconnected
     assert fake.no_connection_within(0.1)
 
@@ -178,7 +171,7 @@ def test_an_unreachable_reconnect_url_keeps_the_old_session(fake, start):
     connection.welcome()
     connection.reconnect("ws://127.0.0.1:9/ws")
     message_id = connection.notify(ws_subscription(), {"n": 1})
-    wait_for(lambda: recorder.notifications)
+    wait_until(lambda: recorder.notifications)
     assert recorder.message_ids() == [message_id]
     assert not connection.closed.is_set()
 
@@ -191,7 +184,7 @@ def test_a_reconnect_socket_without_welcome_is_given_up(fake, start):
     silent = fake.next_connection()
     assert silent.closed.wait(WAIT)
     message_id = old.notify(ws_subscription(), {"n": 1})
-    wait_for(lambda: recorder.notifications)
+    wait_until(lambda: recorder.notifications)
     assert recorder.message_ids() == [message_id]
 
 
@@ -201,7 +194,7 @@ def test_revocation_is_reported(fake, start):
     connection.welcome()
     revoked = ws_subscription(status="authorization_revoked")
     connection.revoke(revoked)
-    wait_for(lambda: recorder.revocations)
+    wait_until(lambda: recorder.revocations)
     assert recorder.revocations == [revoked]
 
 
@@ -210,12 +203,12 @@ def test_close_codes_reconnect_fresh_after_a_backoff(fake, start, code):
     _, recorder = start()
     first = fake.next_connection()
     first.welcome("one")
-    wait_for(lambda: recorder.sessions)
+    wait_until(lambda: recorder.sessions)
     first.close(code, "bye")
     second = fake.next_connection()
     assert second.path == "/ws?keepalive_timeout_seconds=10"  # the base URL, never the old reconnect URL
     second.welcome("two")
-    wait_for(lambda: len(recorder.sessions) == 2)
+    wait_until(lambda: len(recorder.sessions) == 2)
     assert not recorder.sessions[1].reconnected
     assert recorder.backoffs == [0]
     assert any(str(code) in detail for state, detail in recorder.states if state == "reconnecting")
@@ -226,10 +219,10 @@ def test_inbound_traffic_close_is_logged_as_a_client_bug(fake, start, caplog):
     _, recorder = start()
     first = fake.next_connection()
     first.welcome()
-    wait_for(lambda: recorder.sessions)
+    wait_until(lambda: recorder.sessions)
     first.close(4001)
     fake.next_connection()
-    wait_for(lambda: "4001" in caplog.text)
+    wait_until(lambda: "4001" in caplog.text)
     assert "bug of this client" in caplog.text
 
 
@@ -248,7 +241,7 @@ def test_no_welcome_in_time_reconnects(fake, start):
     first = fake.next_connection()
     assert first.closed.wait(WAIT)
     fake.next_connection().welcome("late")
-    wait_for(lambda: recorder.sessions)
+    wait_until(lambda: recorder.sessions)
     assert recorder.sessions[0].id == "late"
 
 
@@ -259,7 +252,7 @@ def test_malformed_messages_are_ignored(fake, start):
     connection.send_raw("not json")
     connection.send_raw('{"metadata": {}, "payload": {}}')
     message_id = connection.notify(ws_subscription(), {"n": 1})
-    wait_for(lambda: recorder.notifications)
+    wait_until(lambda: recorder.notifications)
     assert recorder.message_ids() == [message_id]
 
 
