@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="port the web server listens on")
     public_url: HttpUrl = Field("http://127.0.0.1:8000", description="the URL users and Twitch reach this system at")
     web_threads: int = Field(64, ge=4, description="web server worker threads (SSE clients hold one each)")
+    trust_proxy_headers: bool = Field(
+        False, description="take the client address from X-Real-IP/X-Forwarded-For (only behind nginx)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
     log_format: Literal["text", "json"] = Field("text", description="text for people, json for log collectors")
     session_ttl_hours: int = Field(12, ge=1, description="lifetime of an admin session cookie")

@@ -13,13 +13,9 @@ from shared.adminauth import (
     safe_next,
     session_token,
 )
-from shared.fixtures import admin, db, json_error
+from shared.fixtures import admin, client_address, db, json_error
 from shared.health import system_health
 from shared.metrics import render as render_metrics
-
-
-def _client() -> str:
-    return request.environ.get("REMOTE_ADDR") or "unknown"
 
 
 def _start_session() -> None:
@@ -44,7 +40,7 @@ def login():
     if request.method == "GET":
         return {"error": None, "next": target}
     try:
-        ok = check_password(request.forms.get("password") or "", _client())
+        ok = check_password(request.forms.get("password") or "", client_address())
     except LoginThrottled as err:
         response.status = 429
         return {"error": f"Too many attempts: {err}.", "next": target}

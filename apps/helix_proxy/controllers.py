@@ -23,6 +23,7 @@ from modules.twitch.helix import (
     users_params,
 )
 from modules.twitch.oauth import OAuthError
+from shared.fixtures import client_address
 from shared.helix import HelixResponse, HelixUnavailable, helix_request
 from shared.registry import ModuleError, NotConfigured
 
@@ -98,7 +99,7 @@ def proxied(handler):
             result = _error_response(_refusal(err))
         body = _write(result)
         log.info("%s %s client=%s status=%s duration=%.1fms cache=%s", request.method, request.path,
-                 request.environ.get("REMOTE_ADDR", "-"), result.status, (time.perf_counter() - started) * 1000,
+                 client_address(), result.status, (time.perf_counter() - started) * 1000,
                  result.cache)
         return body
 

@@ -78,3 +78,18 @@ def test_an_expired_or_unknown_magic_link_is_refused(client, db):
 def test_logout_clears_the_session(admin_client):
     admin_client.post("/logout", status=303)
     admin_client.get("/", headers={"Accept": "text/html"}, status=303)
+
+
+def test_behind_a_trusted_proxy_attempts_count_per_forwarded_client(client, configure):
+    configure(LOGIN_MAX_ATTEMPTS="2", TRUST_PROXY_HEADERS="true")
+    for _ in range(2):
+        client.post("/login", {"password": "guess"}, headers={"X-Real-IP": "203.0.113.5"}, status=401)
+    client.post("/login", {"password": "guess"}, headers={"X-Real-IP": "203.0.113.5"}, status=429)
+    client.post("/login", {"password": "guess"}, headers={"X-Real-IP": "203.0.113.6"}, status=401)
+
+
+def test_forwarded_headers_are_ignored_unless_trusted(client, configure):
+    configure(LOGIN_MAX_ATTEMPTS="2")
+    for address in ("203.0.113.5", "203.0.113.6"):
+        client.post("/login", {"password": "guess"}, headers={"X-Real-IP": address}, status=401)
+    client.post("/login", {"password": "guess"}, headers={"X-Real-IP": "203.0.113.7"}, status=429)
