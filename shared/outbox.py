@@ -81,7 +81,7 @@ def retry(db, outbox_id: int) -> bool:
 
 
 def backoff(attempts: int, settings: Settings) -> float:
-    """Exponential backoff with full jitter, capped."""
+    """Exponential backoff, capped, with jitter over the upper half (never less than half the step)."""
     ceiling = min(settings.outbox_backoff_max_seconds, settings.outbox_backoff_base_seconds * 2 ** (attempts - 1))
     return random.uniform(ceiling / 2, ceiling)
 

@@ -112,7 +112,8 @@ class Settings(BaseSettings):
     gateway_activate_url: HttpUrl = Field("", description="gateway activation API called on a first authorization")
     waddlebot_api_key: str = Field("", description="X-API-Key sent to the context, reputation and gateway APIs")
     api_timeout_seconds: float = Field(5.0, gt=0, description="timeout of each call to an external API")
-    outbox_max_attempts: int = Field(20, ge=1, description="deliveries tried before a row is dead")
+    outbox_max_attempts: int = Field(
+        25, ge=1, description="deliveries tried before a row is dead (25: at least 80 minutes of retries)")
     outbox_backoff_base_seconds: float = Field(2.0, gt=0, description="first retry delay (doubles, with jitter)")
     outbox_backoff_max_seconds: float = Field(600.0, gt=0, description="longest delay between two retries")
     outbox_batch_size: int = Field(200, ge=1, description="rows a dispatcher claims at once")

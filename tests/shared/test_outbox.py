@@ -145,3 +145,12 @@ def test_concurrent_dispatchers_never_deliver_a_row_twice(db, reputation, config
 def test_enqueue_refuses_unknown_kinds(db):
     with pytest.raises(ValueError, match="no deliverer registered for outbox kind 'nope'"):
         outbox.enqueue(db, "nope", {}, idempotency_key="x")
+
+
+def test_with_the_defaults_a_row_outlives_an_hour_long_outage(monkeypatch):
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    monkeypatch.setattr(outbox.random, "uniform", lambda low, high: low)  # the unluckiest jitter
+    window = sum(outbox.backoff(attempt, settings) for attempt in range(1, settings.outbox_max_attempts))
+    assert window > 3600
