@@ -2,7 +2,7 @@
 
 Generates DAYS of samples every INTERVAL seconds for STREAMS streams (default 7 days × 15 s × 20
 streams = 806,400 stream samples + 40,320 totals), rolls them up, starts the real web server
-(Rocket3, as `waddlebot web`) and measures over HTTP:
+(as `waddlebot web` serves it) and measures over HTTP:
   * the 7-day history request (streams=1) p50/p95 (target ≤ 200 ms p95)
   * the all-streams CSV export in rows/s and the server's memory growth (≥ 100,000 rows/s, ≤ 50 MB)
   * SSE fan-out: CLIENTS concurrent streams, time from a sample's commit until every client has it
@@ -53,8 +53,7 @@ def parse_args() -> argparse.Namespace:
 
 # -- the child: one backend, its own environment -----------------------------------------------------
 def environment(backend: str, var_dir: str, clients: int) -> dict[str, str]:
-    # Rocket3 holds a thread per SSE client; one that left keeps it until the stream's lifetime
-    # ends (Rocket3 ignores failed writes), so each of the 3 fan-out rounds needs fresh threads.
+    # an SSE client holds a WSGI thread; room for the 3 fan-out rounds' clients (and stragglers)
     env = {**os.environ, "WADDLEBOT_ENV": "development", "WADDLEBOT_VAR_DIR": var_dir, "ADMIN_API_KEY": ADMIN_KEY,
            "ADMIN_PASSWORD": "bench", "AUTH_SECRET": "bench-auth-secret-0123456789abcdef",
            "WADDLEBOT_SECRET_KEY": "bench-secret-key-0123456789abcdef", "LOG_LEVEL": "WARNING",
@@ -92,25 +91,12 @@ def generate(db, days: float, interval: int, stream_count: int) -> tuple[int, li
     return event_id, streams, polls
 
 
-# The system's WSGI application in Rocket3, as `waddlebot web` serves it, but with the thread pool
-# spawned up front: Rocket3 grows its pool only while more than a tenth of max_threads connections
-# wait, so with `waddlebot web`'s min_threads=8 the 9th concurrent SSE client can wait for minutes.
-SERVER = """
-import sys
-from rocket3 import Rocket3
-from shared.settings import get_settings
-from shared.web import load_apps
-threads = get_settings().web_threads
-Rocket3(("127.0.0.1", int(sys.argv[1])), "wsgi", {"wsgi_app": load_apps()}, min_threads=threads,
-        max_threads=threads, timeout=600).start()
-"""
-
-
 def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env,
+    server = subprocess.Popen([sys.executable, "-m", "shared.cli", "web", "--host", "127.0.0.1", "--port", str(port)],
+                              cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     import requests
@@ -122,6 +108,12 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
         except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError("the web server did not start")
+
+
+def worker_pid(server_pid: int) -> int:
+    """The Granian worker process serving the requests (the web command's child)."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    return int(children[0]) if children else server_pid
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -170,9 +162,11 @@ async def _read_until(reader: asyncio.StreamReader, marker: bytes) -> None:
         buffer += data
 
 
-async def _sse_client(host: str, port: int, path: str, ready: asyncio.Event, counter: list, got: dict, key: int):
+async def _sse_client(host: str, port: int, path: str, last_id: int, ready: asyncio.Event, counter: list, got: dict,
+                      key: int):
     reader, writer = await asyncio.open_connection(host, port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Admin-Key: {ADMIN_KEY}\r\n\r\n".encode())
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Admin-Key: {ADMIN_KEY}\r\n"
+                 f"Last-Event-ID: {last_id}\r\n\r\n".encode())
     await _read_until(reader, b"retry:")
     counter[0] += 1
     if counter[0] == counter[1]:
@@ -182,12 +176,14 @@ async def _sse_client(host: str, port: int, path: str, ready: asyncio.Event, cou
     writer.close()
 
 
-async def _fan_out(base: str, event_id: int, clients: int, write_sample) -> tuple[float, float, float]:
+async def _fan_out(base: str, event_id: int, last_id: int, clients: int, write_sample) -> tuple[float, float, float]:
+    """Clients resume after the newest sample (Last-Event-ID), so the first `id:` each reads is the new one."""
     host, port = base.split("//")[1].split(":")
     path = f"/livepulse/events/{event_id}/stream?minutes=0"
     ready, counter, got = asyncio.Event(), [0, clients], {}
     connect_started = time.perf_counter()
-    tasks = [asyncio.create_task(_sse_client(host, int(port), path, ready, counter, got, n)) for n in range(clients)]
+    tasks = [asyncio.create_task(_sse_client(host, int(port), path, last_id, ready, counter, got, n))
+             for n in range(clients)]
     await asyncio.wait_for(ready.wait(), 120)
     connected = time.perf_counter() - connect_started
     await asyncio.sleep(1.0)  # every server thread is waiting on the hub
@@ -209,7 +205,11 @@ def bench_sse(base: str, db, event_id: int, streams: list[int], clients: int, ro
         publish(event_id)  # Redis when configured; without it the server's hub polls the database
         return written
 
-    return [asyncio.run(_fan_out(base, event_id, clients, write_sample)) for _ in range(rounds)]
+    def newest() -> int:
+        db.commit()
+        return db.executesql(f"SELECT MAX(id) FROM lp_sample WHERE event_id = {int(event_id)}")[0][0]
+
+    return [asyncio.run(_fan_out(base, event_id, newest(), clients, write_sample)) for _ in range(rounds)]
 
 
 def run_child(args: argparse.Namespace) -> None:
@@ -233,7 +233,7 @@ def run_child(args: argparse.Namespace) -> None:
         print(f"  history {args.days:g} d, streams=1 ({points} points/series): p50 {p50:.0f} ms, p95 {p95:.0f} ms")
         p50, p95, points = bench_history(base, event_id, 180, args.requests)
         print(f"  history 3 h, streams=1 ({points} points/series, raw): p50 {p50:.0f} ms, p95 {p95:.0f} ms")
-        rows, rate, growth, peak = bench_csv(base, event_id, server.pid, minutes)
+        rows, rate, growth, peak = bench_csv(base, event_id, worker_pid(server.pid), minutes)
         print(f"  CSV all streams: {rows:,} rows at {rate:,.0f} rows/s; server memory +{growth:.1f} MB "
               f"(peak +{peak:.1f} MB)")
         for connected, median, worst in bench_sse(base, db, event_id, streams, args.clients):

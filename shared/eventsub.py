@@ -11,11 +11,12 @@ import datetime
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from shared.crypto import InvalidToken, decrypt, encrypt, new_token
-from shared.db import is_postgres, utcnow
-from shared.outbox import record_activity
+from shared.db import is_postgres, placeholder, run_sql, sql_value, utcnow
+from shared.outbox import record_activities
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -100,73 +101,99 @@ def event_user(event_type: str, event: Mapping) -> tuple[str | None, str | None,
 
 
 # --- events ----------------------------------------------------------------------------------
-def _insert_event(db, message_id: str, subscription: Mapping, event: Mapping, transport: str,
-                  received_at: datetime.datetime) -> bool:
-    """Insert the raw event unless its message id is known; True when inserted. ON CONFLICT DO
-    NOTHING on the unique index: concurrent duplicates wait for each other and the caller's
-    transaction stays usable (no error to recover from, on PostgreSQL as on SQLite)."""
-    event_type = subscription.get("type") or "unknown"
-    channel_id = event_channel(event_type, event)[0]
-    user_id = event_user(event_type, event)[0]
-    mark = _mark(db)
-    rows = db.executesql(
-        "INSERT INTO eventsub_event (message_id, subscription_id, event_type, event_version, transport,"
-        " channel_id, user_id, event, received_at)"
-        f" VALUES ({', '.join([mark] * 9)}) ON CONFLICT (message_id) DO NOTHING RETURNING id",
-        placeholders=(message_id, subscription.get("id"), event_type, subscription.get("version"), transport,
-                      _text(channel_id), _text(user_id), json.dumps(event, separators=(",", ":")),
-                      received_at.strftime("%Y-%m-%d %H:%M:%S")))
-    return bool(rows)
+@dataclass(frozen=True)
+class Incoming:
+    """One notification to store: its message id, Twitch's subscription object and event."""
+    message_id: str
+    subscription: Mapping
+    event: Mapping
+    transport: str
+    received_at: datetime.datetime = field(default_factory=utcnow)
+
+    @property
+    def event_type(self) -> str:
+        return self.subscription.get("type") or "unknown"
+
+
+def _insert_events(db, items: list[Incoming]) -> set[str]:
+    """Insert the raw events, one statement for all; returns the message ids that were new. ON
+    CONFLICT DO NOTHING on the unique index: concurrent duplicates wait for each other and the
+    caller's transaction stays usable (no error to recover from, on PostgreSQL as on SQLite)."""
+    rows = []
+    for item in items:
+        rows += (item.message_id, item.subscription.get("id"), item.event_type, item.subscription.get("version"),
+                 item.transport, _text(event_channel(item.event_type, item.event)[0]),
+                 _text(event_user(item.event_type, item.event)[0]), json.dumps(item.event, separators=(",", ":")),
+                 sql_value(item.received_at))
+    values = ", ".join([f"({', '.join([placeholder(db)] * 9)})"] * len(items))
+    inserted = run_sql(
+        db, "INSERT INTO eventsub_event (message_id, subscription_id, event_type, event_version, transport,"
+            f" channel_id, user_id, event, received_at) VALUES {values} ON CONFLICT (message_id) DO NOTHING"
+            " RETURNING message_id", tuple(rows))
+    return {row[0] for row in inserted}
 
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _mark(db) -> str:
-    """The driver's placeholder: the hot path uses plain SQL, without pydal's per-query overhead."""
-    return "%s" if is_postgres(db) else "?"
+def _channel_settings(db, channel_ids: set[str]) -> dict[str, tuple[bool, dict | None]]:
+    """{broadcaster id: (activities enabled, its points overrides)} of the known channels among
+    them, in one query; an unknown channel earns the default points, an inactive one none."""
+    if not channel_ids:
+        return {}
+    rows = run_sql(  # pydal stores booleans as 'T'/'F'
+        db, "SELECT broadcaster_id, active = 'T', points_overrides FROM twitch_channel WHERE broadcaster_id IN"
+            f" ({', '.join([placeholder(db)] * len(channel_ids))})", tuple(channel_ids))
+    settings = {}
+    for channel_id, active, overrides in rows:
+        if isinstance(overrides, str):  # SQLite hands JSON back as text, psycopg2 parses it
+            overrides = json.loads(overrides)
+        settings[channel_id] = (bool(active), overrides or None)
+    return settings
 
 
-def _channel_settings(db, channel_id: str | None) -> tuple[bool, dict | None]:
-    """(activities enabled, the channel's points overrides): an inactive channel earns none."""
-    if channel_id is None:
-        return True, None
-    rows = db.executesql(  # pydal stores booleans as 'T'/'F'
-        f"SELECT active = 'T', points_overrides FROM twitch_channel WHERE broadcaster_id = {_mark(db)}",
-        placeholders=(channel_id,))
-    if not rows:
-        return True, None
-    active, overrides = rows[0]
-    if isinstance(overrides, str):  # SQLite hands JSON back as text, psycopg2 parses it
-        overrides = json.loads(overrides)
-    return bool(active), overrides or None
-
-
-def _record_event_activity(db, message_id: str, event_type: str, event: Mapping, transport: str) -> None:
-    channel_id, channel_login = event_channel(event_type, event)
-    active, overrides = _channel_settings(db, _text(channel_id))
+def _activity(item: Incoming, settings: tuple[bool, dict | None]) -> dict | None:
+    """The activity of a new event (record_activities' row), None when its channel is inactive."""
+    active, overrides = settings
     if not active:
-        return
-    points = points_for(event_type, event, overrides)
+        return None
+    event_type, event = item.event_type, item.event
+    channel_id, channel_login = event_channel(event_type, event)
     user_id, user_login, user_name = event_user(event_type, event)
     details = {name: event[name] for name in DETAIL_FIELDS.get(event_type, ()) if name in event}
-    details["transport"] = transport
-    record_activity(db, activity_type=event_type, points=points, source=SOURCE, source_id=message_id,
-                    channel_id=_text(channel_id), channel_login=channel_login, user_id=_text(user_id),
-                    user_login=user_login, user_name=user_name, details=details)
+    details["transport"] = item.transport
+    return {"activity_type": event_type, "points": points_for(event_type, event, overrides), "source": SOURCE,
+            "source_id": item.message_id, "channel_id": _text(channel_id), "channel_login": channel_login,
+            "user_id": _text(user_id), "user_login": user_login, "user_name": user_name, "details": details}
+
+
+def record_notifications(db, items: list[Incoming]) -> list[bool]:
+    """Store notifications and, for the activity types, their activities and outbox rows, in the
+    caller's transaction, with one statement per table whatever their number. Returns, item by
+    item, whether it was new: a message id already stored (or earlier in `items`) writes nothing."""
+    if not items:
+        return []
+    inserted = _insert_events(db, items)
+    new, earning = [], []
+    for item in items:
+        fresh = item.message_id in inserted
+        inserted.discard(item.message_id)  # a repeat later in the list is a duplicate
+        new.append(fresh)
+        if fresh and item.event_type in DEFAULT_POINTS:
+            earning.append((item, _text(event_channel(item.event_type, item.event)[0])))
+    channels = _channel_settings(db, {channel_id for _, channel_id in earning if channel_id is not None})
+    activities = [_activity(item, channels.get(channel_id, (True, None))) for item, channel_id in earning]
+    record_activities(db, [activity for activity in activities if activity is not None])
+    return new
 
 
 def record_notification(db, *, message_id: str, subscription: Mapping, event: Mapping, transport: str,
                         received_at: datetime.datetime | None = None) -> bool:
-    """Store one notification and, for the activity types, its activity and outbox row, in the
-    caller's transaction. False (and nothing written) when the message id was already stored."""
-    if not _insert_event(db, message_id, subscription, event, transport, received_at or utcnow()):
-        return False
-    event_type = subscription.get("type")
-    if event_type in DEFAULT_POINTS:
-        _record_event_activity(db, message_id, event_type, event, transport)
-    return True
+    """Store one notification (see record_notifications). False (and nothing written) when the
+    message id was already stored."""
+    return record_notifications(db, [Incoming(message_id, subscription, event, transport,
+                                              received_at or utcnow())])[0]
 
 
 def batch_events(events: list) -> list[Mapping]:
@@ -174,14 +201,25 @@ def batch_events(events: list) -> list[Mapping]:
     return [item["data"] if isinstance(item.get("data"), Mapping) else item for item in events]
 
 
-def record_batch(db, *, message_id: str, subscription: Mapping, events: list, transport: str,
-                 received_at: datetime.datetime | None = None) -> int:
-    """Store a batched payload (`events: [...]`): item i is stored as message `<message_id>:<i>`,
-    so a redelivered batch is deduplicated item by item. Returns how many items were new."""
-    received_at = received_at or utcnow()
-    return sum(record_notification(db, message_id=f"{message_id}:{index}", subscription=subscription, event=event,
-                                   transport=transport, received_at=received_at)
-               for index, event in enumerate(batch_events(events)))
+def batch_items(*, message_id: str, subscription: Mapping, events: list, transport: str) -> list[Incoming]:
+    """A batched payload (`events: [...]`) as notifications: item i is message `<message_id>:<i>`,
+    so a redelivered batch is deduplicated item by item."""
+    received_at = utcnow()
+    return [Incoming(f"{message_id}:{index}", subscription, event, transport, received_at)
+            for index, event in enumerate(batch_events(events))]
+
+
+def record_batch(db, *, message_id: str, subscription: Mapping, events: list, transport: str) -> int:
+    """Store a batched payload; returns how many of its items were new."""
+    return sum(record_notifications(db, batch_items(message_id=message_id, subscription=subscription,
+                                                    events=events, transport=transport)))
+
+
+def store_notifications(db, jobs: list[list[Incoming]]) -> list[int]:
+    """GroupCommit's writer: many requests' notifications in one transaction; per request, how
+    many of its items were new."""
+    new = iter(record_notifications(db, [item for job in jobs for item in job]))
+    return [sum(next(new) for _ in job) for job in jobs]
 
 
 # --- subscriptions ---------------------------------------------------------------------------
@@ -310,8 +348,8 @@ def subscription_secret(db, subscription: Mapping, *, pending: bool = False) -> 
     twitch_id = subscription.get("id")
     if not twitch_id:
         return None
-    rows = db.executesql(f"SELECT secret_encrypted FROM eventsub_subscription WHERE twitch_id = {_mark(db)}",
-                         placeholders=(str(twitch_id),))
+    rows = run_sql(db, f"SELECT secret_encrypted FROM eventsub_subscription WHERE twitch_id = {placeholder(db)}",
+                   (str(twitch_id),))
     encrypted = rows[0][0] if rows else None
     if not rows and pending:
         row = _pending_match(db, subscription)

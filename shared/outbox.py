@@ -21,7 +21,7 @@ from prometheus_client import Counter
 
 from modules.waddlebot_api import ApiError, ContextClient, ReputationClient
 from shared.cache import get_cache
-from shared.db import get_db, is_postgres, utcnow
+from shared.db import get_db, insert_rows, is_postgres, utcnow
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -46,15 +46,33 @@ def record_activity(db, *, activity_type: str, points: int, source: str, source_
                     user_id: str | None = None, user_login: str | None = None, user_name: str | None = None,
                     details: dict | None = None) -> int:
     """Store an activity and its reputation outbox row in the caller's transaction."""
+    return record_activities(db, [{
+        "activity_type": activity_type, "points": points, "source": source, "source_id": source_id,
+        "platform": platform, "channel_id": channel_id, "channel_login": channel_login, "user_id": user_id,
+        "user_login": user_login, "user_name": user_name, "details": details}])[0]
+
+
+def record_activities(db, activities: list[dict]) -> list[int]:
+    """Store activities (record_activity's arguments as dicts; their source_id unique among them)
+    and their reputation outbox rows in the caller's transaction, one statement per table."""
+    if not activities:
+        return []
     now = utcnow()
-    activity_id = db.activity.insert(
-        created_at=now, platform=platform, activity_type=activity_type, channel_id=channel_id,
-        channel_login=channel_login, user_id=user_id, user_login=user_login, user_name=user_name,
-        points=points, source=source, source_id=source_id, details=details or {})
+    rows = [{"created_at": now, "platform": "twitch", "channel_id": None, "channel_login": None, "user_id": None,
+             "user_login": None, "user_name": None, **activity, "details": activity.get("details") or {},
+             "source_id": _text(activity.get("source_id"))} for activity in activities]
+    ids = insert_rows(db, "activity", rows, key="source_id")
+    if len(ids) != len(rows):
+        raise ValueError("activities stored together need distinct source_id values")
     status = "pending" if get_settings().reputation_api_url else "not_forwarded"
-    db.outbox.insert(created_at=now, kind="reputation", activity_id=activity_id,
-                     idempotency_key=f"activity:{activity_id}", status=status, next_attempt_at=now)
-    return activity_id
+    insert_rows(db, "outbox", [{"created_at": now, "kind": "reputation", "activity_id": ids[row["source_id"]],
+                                "idempotency_key": f"activity:{ids[row['source_id']]}", "status": status,
+                                "attempts": 0, "next_attempt_at": now} for row in rows])
+    return [ids[row["source_id"]] for row in rows]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def enqueue(db, kind: str, body: dict, *, url: str | None = None, idempotency_key: str) -> int:

@@ -1,4 +1,4 @@
-"""The web process: py4web loads every app folder; we add metrics and serve it with Rocket3."""
+"""The web process: py4web loads every app folder; we add metrics and serve it with Granian."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import io
 import logging
 import os
-import signal
 import zipfile
 from pathlib import Path
 
@@ -59,23 +58,25 @@ def install_dashboard(settings: Settings) -> None:
     os.environ["PY4WEB_DASHBOARD_MODE"] = "full"
 
 
+def application():
+    """The WSGI application of a Granian worker process (serve's factory target)."""
+    return load_apps()
+
+
 def serve(host: str, port: int, settings: Settings | None = None) -> None:
-    """Serve every app until SIGTERM/SIGINT."""
-    from rocket3 import Rocket3
+    """Serve every app with Granian until SIGTERM/SIGINT.
+
+    Granian parses HTTP and keeps connections in Rust, off the GIL, so Python time goes to the
+    apps alone. One worker process (in-memory caches, rate limiters and the SSE hub live in it);
+    its WSGI threads are started as requests need them, up to WEB_THREADS (an SSE stream holds
+    one). On a stop signal, requests still running get 5 s before the worker is killed."""
+    from granian.constants import Interfaces
+    from granian.server import Server
 
     settings = settings or get_settings()
     if not settings.is_production:
         install_dashboard(settings)
-    app = load_apps()
-    # every thread up front: Rocket3 grows its pool lazily, which would queue the ninth SSE client
-    server = Rocket3((host, port), "wsgi", {"wsgi_app": app}, min_threads=settings.web_threads,
-                     max_threads=settings.web_threads, timeout=600)
-
-    def stop(signum, frame):
-        log.info("web server stopping (signal %s)", signum)
-        server.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     log.info("web server on http://%s:%s", host, port)
-    server.start()
+    Server("shared.web:application", address=host, port=port, interface=Interfaces.WSGI, factory=True,
+           workers=1, blocking_threads=settings.web_threads, workers_kill_timeout=5,
+           log_level="warning").serve()

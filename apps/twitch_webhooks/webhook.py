@@ -14,6 +14,7 @@ from py4web import action, request, response
 
 from modules.twitch import eventsub as wire
 from shared import eventsub
+from shared.db import GroupCommit
 from shared.fixtures import db, json_error
 from shared.settings import get_settings
 
@@ -79,6 +80,9 @@ def _authenticate(body: bytes, payload: dict | None) -> str:
     return message_id
 
 
+NOTIFICATIONS = GroupCommit(eventsub.store_notifications)
+
+
 def _store(message_type: str, write) -> object:
     """Run `write` and commit; a database failure answers 503 so that Twitch retries."""
     try:
@@ -97,13 +101,13 @@ def _notification(message_id: str, payload: dict) -> dict:
     if not isinstance(subscription, dict) or not subscription.get("type"):
         raise _refuse(400, wire.NOTIFICATION, "bad_request", "the body has no subscription object with a type")
     if isinstance(event, dict):
-        new = _store(wire.NOTIFICATION, lambda: eventsub.record_notification(
-            db, message_id=message_id, subscription=subscription, event=event, transport="webhook"))
+        items = [eventsub.Incoming(message_id, subscription, event, "webhook")]
     elif isinstance(events, list) and all(isinstance(item, dict) for item in events):
-        new = _store(wire.NOTIFICATION, lambda: eventsub.record_batch(
-            db, message_id=message_id, subscription=subscription, events=events, transport="webhook"))
+        items = eventsub.batch_items(message_id=message_id, subscription=subscription, events=events,
+                                     transport="webhook")
     else:
         raise _refuse(400, wire.NOTIFICATION, "bad_request", "the body has neither an event object nor an events list")
+    new = _store(wire.NOTIFICATION, lambda: NOTIFICATIONS.submit(db, items))
     MESSAGES.labels(wire.NOTIFICATION, "stored" if new else "duplicate").inc()
     return {"status": "stored" if new else "duplicate", "message_id": message_id}
 

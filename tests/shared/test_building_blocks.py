@@ -1,18 +1,20 @@
 import io
 import logging
 import os
+import threading
 import time
 
 import pytest
 
 from shared import crypto
 from shared.cache import MemoryCache, get_cache
-from shared.db import get_db, migrate
+from shared.db import GroupCommit, get_db, insert_rows, migrate, utcnow
 from shared.logs import configure_logging
 from shared.ratelimit import MemoryRateLimiter, RedisRateLimiter, allow, get_rate_limiter
 from shared.redis_client import get_redis
 from shared.schema import INDEXES
 from shared.settings import get_settings
+from tests.waiting import wait_until
 
 
 def test_secrets_at_rest_are_encrypted_and_bound_to_the_secret_key(configure):
@@ -120,3 +122,65 @@ def test_sqlite_runs_in_wal_mode(db):
     if db._dbname != "sqlite":
         pytest.skip("SQLite only")
     assert db.executesql("PRAGMA journal_mode")[0][0] == "wal"
+
+
+def _store_links(db, jobs: list[str]) -> list[int]:
+    """A GroupCommit writer: one magic_link row per job (its token_hash), refusing "bad"."""
+    if "bad" in jobs:
+        raise ValueError("bad job")
+    now = utcnow()
+    ids = insert_rows(db, "magic_link", [{"token_hash": job, "created_at": now, "expires_at": now} for job in jobs],
+                      key="token_hash")
+    return [ids[job] for job in jobs]
+
+
+def _submit_all(writer: GroupCommit, jobs: list[str]) -> dict[str, object]:
+    """Submit each job from its own thread (own connection); {job: result or exception}."""
+    outcome = {}
+
+    def submit(job):
+        try:
+            outcome[job] = writer.submit(get_db(), job)
+        except Exception as err:
+            outcome[job] = err
+
+    threads = [threading.Thread(target=submit, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcome
+
+
+def test_group_commit_writes_jobs_queued_meanwhile_in_one_transaction(db):
+    calls, first_running, release = [], threading.Event(), threading.Event()
+
+    def write(own, jobs):
+        calls.append(list(jobs))
+        if jobs == ["first"]:
+            first_running.set()
+            release.wait(10)
+        return _store_links(own, jobs)
+
+    writer = GroupCommit(write)
+    first = threading.Thread(target=lambda: _submit_all(writer, ["first"]))
+    first.start()
+    assert first_running.wait(10)
+    later = threading.Thread(target=lambda: outcome.update(_submit_all(writer, [f"job-{n}" for n in range(6)])))
+    outcome = {}
+    later.start()
+    wait_until(lambda: len(writer._queue) == 6)
+    release.set()
+    first.join(10)
+    later.join(10)
+    assert len(calls) == 2 and sorted(calls[1]) == [f"job-{n}" for n in range(6)]
+    stored = {row.token_hash: row.id for row in db(db.magic_link).select()}
+    assert outcome == {job: stored[job] for job in outcome} and len(stored) == 7
+
+
+def test_group_commit_fails_only_the_failing_job(db):
+    writer = GroupCommit(_store_links)
+    outcome = _submit_all(writer, ["one", "bad", "two", "three"])
+    assert isinstance(outcome.pop("bad"), ValueError)
+    stored = {row.token_hash: row.id for row in db(db.magic_link).select()}
+    assert outcome == stored and sorted(stored) == ["one", "three", "two"]

@@ -100,6 +100,34 @@ def test_batch_items_are_deduplicated_one_by_one(db):
     assert db(db.eventsub_event).count() == 4 and db(db.activity).count() == 4
 
 
+def test_many_notifications_in_one_call_match_one_by_one(db):
+    """record_notifications writes each table once for the whole list: duplicates (stored before,
+    or earlier in the list) write nothing, inactive channels earn nothing, overrides apply."""
+    now = utcnow()
+    db.twitch_channel.insert(broadcaster_id="1337", login="cooler_user", active=True,
+                             points_overrides={"channel.follow": 1}, created_at=now)
+    db.twitch_channel.insert(broadcaster_id="42", login="quiet", active=False, created_at=now)
+    _record(db, "old", "channel.follow")
+
+    def item(message_id, event_type, **event):
+        return eventsub.Incoming(message_id, subscription_object(event_type),
+                                 sample_event(event_type, rng=RNG, **event), "webhook")
+
+    items = [item("old", "channel.follow"), item("a", "channel.follow"), item("b", "channel.cheer"),
+             item("a", "channel.follow"), item("c", "channel.follow", broadcaster_id="42"),
+             item("d", "stream.online"), item("e", "channel.raid", broadcaster_id="77")]
+    assert eventsub.record_notifications(db, items) == [False, True, True, False, True, True, True]
+    db.commit()
+    assert sorted(row.message_id for row in db(db.eventsub_event).select()) == ["a", "b", "c", "d", "e", "old"]
+    activities = {row.source_id: row for row in db(db.activity).select()}
+    assert sorted(activities) == ["a", "b", "e", "old"]
+    assert activities["a"].points == 1 and activities["e"].points == 30
+    assert activities["b"].points == items[2].event["bits"]
+    assert activities["e"].details == {"viewers": items[6].event["viewers"], "transport": "webhook"}
+    outbox = {row.activity_id: row.idempotency_key for row in db(db.outbox).select()}
+    assert outbox == {row.id: f"activity:{row.id}" for row in activities.values()}
+
+
 def test_concurrent_duplicates_store_one_row(db):
     """Threads with their own connections record the same message id at the same time."""
     event, barrier, results = sample_event("channel.subscribe", rng=RNG), threading.Barrier(4), []

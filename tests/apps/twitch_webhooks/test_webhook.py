@@ -157,7 +157,7 @@ def test_database_failure_answers_5xx_and_keeps_nothing(receiver, db, monkeypatc
         raise RuntimeError("database is locked")
 
     message = wire.notification(SECRET, "channel.follow")
-    monkeypatch.setattr(eventsub, "record_activity", broken)
+    monkeypatch.setattr(eventsub, "record_activities", broken)
     reply = post(receiver, message, 503)
     assert "will send it again" in reply.json["message"]
     assert _counts(db) == (0, 0, 0)
