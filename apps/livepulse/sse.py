@@ -18,7 +18,7 @@ from shared.settings import get_settings
 RETRY_MS = 3000
 HEARTBEAT = b": heartbeat\n\n"
 # A stream ends after this long and the browser reconnects (after RETRY_MS, with Last-Event-ID):
-# some WSGI servers (Rocket3) ignore a client that left, so its stream would otherwise never end.
+# a WSGI server may not notice a client that left, so its stream would otherwise never end.
 MAX_STREAM_SECONDS = 300.0
 # Catching-up readers share this many connections: 500 clients connecting at once must not
 # open 500 database connections.
