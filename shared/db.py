@@ -22,13 +22,32 @@ _db_lock = threading.Lock()
 class Database(DAL):
     """py4web's DAL fixture. On SQLite each thread keeps its connection between requests (commit or
     roll back only): reopening it per request costs more than most requests, as every close
-    checkpoints the WAL. PostgreSQL keeps py4web's pooled behaviour."""
+    checkpoints the WAL. PostgreSQL keeps py4web's pooled behaviour, but tests the connection it
+    takes from the pool outside pydal's global pool lock (see _check_alive)."""
 
     def on_request(self, context):
         if self._dbname != "sqlite":
-            return super().on_request(context)
+            super().on_request(context)
+            self._check_alive()
+            return
         self._adapter.get_connection()
         threadsafevariable.ThreadSafeVariable.restore(ICECUBE)
+
+    def _check_alive(self) -> None:
+        """SELECT 1 on the pooled connection; a dead one (the server restarted) is dropped for
+        another. pydal would run this test while holding the lock every pool checkout takes, so
+        concurrent requests queued behind each other's round trips (open_db turns it off)."""
+        adapter = self._adapter
+        for _ in range(adapter.pool_size + 1):
+            try:
+                adapter.test_connection()
+                return
+            except Exception:
+                with contextlib.suppress(Exception):
+                    adapter.connection.close()
+                adapter.close("rollback")  # the rollback fails, so the connection is not pooled again
+                adapter.get_connection()
+        adapter.test_connection()
 
     def on_error(self, context):
         if self._dbname != "sqlite":
@@ -126,6 +145,7 @@ def open_db(settings: Settings, migrate: bool) -> Database:
              migrate_enabled=migrate, after_connection=_sqlite_pragmas, lazy_tables=False,
              adapter_args={"migrator": InDBMigrator}, table_hash="waddlebot", **kwargs)
     define_all(db)
+    db._adapter.check_active_connection = False  # Database._check_alive tests, outside the pool lock
     return db
 
 

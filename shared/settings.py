@@ -96,7 +96,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address the web server listens on")
     port: int = Field(8000, ge=1, le=65535, description="port the web server listens on")
     public_url: HttpUrl = Field("http://127.0.0.1:8000", description="the URL users and Twitch reach this system at")
-    web_threads: int = Field(64, ge=4, description="web server threads, started as requests need them (an open SSE stream holds one)")
+    web_threads: int = Field(
+        64, ge=4, description="web server threads, started as requests need them (an open SSE stream holds one)")
     trust_proxy_headers: bool = Field(
         False, description="take the client address from X-Real-IP/X-Forwarded-For (only behind nginx)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")

@@ -4,6 +4,7 @@ import os
 import threading
 import time
 
+import psycopg2
 import pytest
 
 from shared import crypto
@@ -184,3 +185,22 @@ def test_group_commit_fails_only_the_failing_job(db):
     assert isinstance(outcome.pop("bad"), ValueError)
     stored = {row.token_hash: row.id for row in db(db.magic_link).select()}
     assert outcome == stored and sorted(stored) == ["one", "three", "two"]
+
+
+def test_a_pooled_connection_that_died_is_replaced_before_the_request_uses_it(db, client):
+    """PostgreSQL restarted (here: its backend killed): the next request still succeeds."""
+    if db._dbname != "postgres":
+        pytest.skip("PostgreSQL only")
+    db.commit()
+    db.on_request(None)
+    backend = db.executesql("SELECT pg_backend_pid()")[0][0]
+    db.on_success(None)
+    killer = psycopg2.connect(os.environ["TEST_DATABASE_URL"])
+    killer.autocommit = True
+    killer.cursor().execute("SELECT pg_terminate_backend(%s)", (backend,))
+    killer.close()
+    db.on_request(None)
+    try:
+        assert db.executesql("SELECT pg_backend_pid()")[0][0] != backend
+    finally:
+        db.on_success(None)
