@@ -10,25 +10,42 @@ from collections.abc import Callable
 from pathlib import Path
 
 import threadsafevariable
-from py4web.core import DAL, ICECUBE
+from py4web.core import DAL, HTTP, ICECUBE
 from pydal.migrator import InDBMigrator
 
 from shared.schema import INDEXES, define_all
 from shared.settings import Settings, get_settings
 
 _db_lock = threading.Lock()
+CONNECTION_WAIT_SECONDS = 30.0
 
 
 class Database(DAL):
     """py4web's DAL fixture. On SQLite each thread keeps its connection between requests (commit or
     roll back only): reopening it per request costs more than most requests, as every close
-    checkpoints the WAL. PostgreSQL keeps py4web's pooled behaviour, but tests the connection it
-    takes from the pool outside pydal's global pool lock (see _check_alive)."""
+    checkpoints the WAL. PostgreSQL keeps py4web's pooled behaviour with two changes: at most
+    DB_POOL_SIZE requests hold a connection at a time (the others wait for one, instead of
+    opening and closing a connection each, which under load costs PostgreSQL more than the
+    queries), and the connection taken from the pool is tested outside pydal's global pool lock
+    (see _check_alive)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._connection_slots = threading.BoundedSemaphore(max(1, kwargs.get("pool_size") or 1))
+        self._holding = threading.local()
 
     def on_request(self, context):
         if self._dbname != "sqlite":
-            super().on_request(context)
-            self._check_alive()
+            if not getattr(self._holding, "slot", False):
+                if not self._connection_slots.acquire(timeout=CONNECTION_WAIT_SECONDS):
+                    raise HTTP(503, "every database connection is busy; try again")
+                self._holding.slot = True
+            try:
+                super().on_request(context)
+                self._check_alive()
+            except BaseException:
+                self._release_slot()
+                raise
             return
         self._adapter.get_connection()
         threadsafevariable.ThreadSafeVariable.restore(ICECUBE)
@@ -51,13 +68,24 @@ class Database(DAL):
 
     def on_error(self, context):
         if self._dbname != "sqlite":
-            return super().on_error(context)
+            try:
+                return super().on_error(context)
+            finally:
+                self._release_slot()
         self.rollback()
 
     def on_success(self, context):
         if self._dbname != "sqlite":
-            return super().on_success(context)
+            try:
+                return super().on_success(context)
+            finally:
+                self._release_slot()
         self.commit()
+
+    def _release_slot(self) -> None:
+        if getattr(self._holding, "slot", False):
+            self._holding.slot = False
+            self._connection_slots.release()
 
 
 _db: Database | None = None

@@ -204,3 +204,31 @@ def test_a_pooled_connection_that_died_is_replaced_before_the_request_uses_it(db
         assert db.executesql("SELECT pg_backend_pid()")[0][0] != backend
     finally:
         db.on_success(None)
+
+
+def test_requests_wait_for_one_of_the_pooled_connections(db, monkeypatch):
+    """At most DB_POOL_SIZE requests hold a PostgreSQL connection; the others wait for one (none fails)."""
+    if db._dbname != "postgres":
+        pytest.skip("PostgreSQL only")
+    db.commit()
+    monkeypatch.setattr(db, "_connection_slots", threading.BoundedSemaphore(2))
+    holding, most, answers, lock = [0], [0], [], threading.Lock()
+
+    def request():
+        db.on_request(None)
+        with lock:
+            holding[0] += 1
+            most[0] = max(most[0], holding[0])
+        try:
+            answers.append(db.executesql("SELECT 1 FROM pg_sleep(0.05)")[0][0])
+        finally:
+            with lock:
+                holding[0] -= 1
+            db.on_success(None)
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers == [1] * 8 and most[0] <= 2
