@@ -1,5 +1,5 @@
 """EventSub webhook ingest: the server started as a user would (`migrate`, then `web`), fed
-pre-signed, Twitch-shaped notifications by a separate process.
+pre-signed, Twitch-shaped notifications by a separate process (asyncio, one thread, keep-alive).
 
 Phase 1 (closed loop): fixed concurrency for --seconds (30; --quick 10) with 5 % duplicates
 and 1 % bad signatures → throughput, p50/p99, and the checks: stored events == unique valid
@@ -14,7 +14,7 @@ this script creates and drops. Usage:
 from __future__ import annotations
 
 import argparse
-import http.client
+import asyncio
 import json
 import multiprocessing
 import os
@@ -24,7 +24,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -65,94 +64,100 @@ def build_messages(count: int, seed: int, duplicates: float, bad: float) -> list
     return messages
 
 
-class Sender:
-    """One keep-alive HTTP connection per thread."""
+def raw_request(host: str, headers: dict, body: bytes) -> bytes:
+    """One HTTP/1.1 keep-alive POST, serialised before the clock starts."""
+    lines = [f"POST {PATH} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}",
+             *(f"{name}: {value}" for name, value in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
-    def __init__(self, base_url: str):
-        self.address = urlsplit(base_url)
-        self.conn: http.client.HTTPConnection | None = None
 
-    def post(self, headers: dict, body: bytes) -> tuple[int, str]:
+class Connection:
+    """One keep-alive connection of the asyncio load generator (one process, one thread: no GIL
+    contention of its own in the measured latency)."""
+
+    def __init__(self, address):
+        self.address, self.reader, self.writer = address, None, None
+
+    async def post(self, request: bytes) -> tuple[int, str]:
         for attempt in (1, 2):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.address.hostname, self.address.port, timeout=60)
             try:
-                self.conn.request("POST", PATH, body=body, headers=headers)
-                reply = self.conn.getresponse()
-                data = reply.read()
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = None
+                if self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection(self.address.hostname, self.address.port)
+                self.writer.write(request)
+                head = await self.reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+                fields = {name.strip().lower(): value.strip() for name, value in fields.items()}
+                data = await self.reader.readexactly(int(fields.get(b"content-length", b"0")))
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                self.close()
                 if attempt == 2:
                     return 0, "connection failed"
                 continue
-            if reply.getheader("Connection", "").lower() == "close":
-                self.conn.close()
-                self.conn = None
+            if fields.get(b"connection", b"").lower() == b"close":
+                self.close()
             try:
-                return reply.status, json.loads(data).get("status", "")
+                return status, json.loads(data).get("status", "")
             except ValueError:
-                return reply.status, ""
+                return status, ""
         return 0, ""
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
 
 
 # --- load generator (its own process) -----------------------------------------------------------
-def closed_loop(base_url: str, messages: list, concurrency: int, seconds: float) -> dict:
-    position, lock, deadline = iter(range(len(messages))), threading.Lock(), time.monotonic() + seconds
+async def closed_loop(base_url: str, requests: list[bytes], concurrency: int, seconds: float) -> dict:
+    position, deadline = iter(range(len(requests))), time.monotonic() + seconds
     results: list[tuple[int, int, str, float]] = []
 
-    def work():
-        sender = Sender(base_url)
+    async def work():
+        connection = Connection(urlsplit(base_url))
         while time.monotonic() < deadline:
-            with lock:
-                index = next(position, None)
+            index = next(position, None)
             if index is None:
-                return
-            kind, message_id, headers, body = messages[index]
+                break
             started = time.perf_counter()
-            status, outcome = sender.post(headers, body)
+            status, outcome = await connection.post(requests[index])
             results.append((index, status, outcome, time.perf_counter() - started))
+        connection.close()
 
     started = time.monotonic()
-    threads = [threading.Thread(target=work) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    await asyncio.gather(*(work() for _ in range(concurrency)))
     return {"results": results, "elapsed": time.monotonic() - started}
 
 
-def open_loop(base_url: str, messages: list, rate: float, seconds: float, threads_count: int = 48) -> dict:
+async def open_loop(base_url: str, requests: list[bytes], rate: float, seconds: float, connections: int = 48) -> dict:
     """Message i is due at start + i/rate; latency counts from that moment (late sends included)."""
-    total = min(len(messages), int(rate * seconds))
+    total = min(len(requests), int(rate * seconds))
     start = time.monotonic() + 0.2
     results: list[tuple[int, int, str, float]] = []
 
-    def work(offset: int):
-        sender = Sender(base_url)
-        for index in range(offset, total, threads_count):
+    async def work(offset: int):
+        connection = Connection(urlsplit(base_url))
+        for index in range(offset, total, connections):
             due = start + index / rate
             pause = due - time.monotonic()
             if pause > 0:
-                time.sleep(pause)
-            kind, message_id, headers, body = messages[index]
-            status, outcome = sender.post(headers, body)
+                await asyncio.sleep(pause)
+            status, outcome = await connection.post(requests[index])
             results.append((index, status, outcome, time.monotonic() - due))
+        connection.close()
 
-    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    await asyncio.gather(*(work(offset) for offset in range(connections)))
     return {"results": results, "elapsed": time.monotonic() - start}
 
 
 def generator(connection, base_url: str, mode: str, count: int, seed: int, duplicates: float, bad: float,
               load: dict) -> None:
-    messages = build_messages(count, seed, duplicates, bad)  # signed before the clock starts
+    messages = build_messages(count, seed, duplicates, bad)  # signed and serialised before the clock starts
+    host = urlsplit(base_url).netloc
+    requests = [raw_request(host, headers, body) for _, _, headers, body in messages]
     connection.send("ready")
     run = closed_loop if mode == "closed" else open_loop
-    outcome = run(base_url, messages, **load)
+    outcome = asyncio.run(run(base_url, requests, **load))
     outcome["messages"] = [(kind, message_id, json.loads(body)["subscription"]["type"])
                            for kind, message_id, _, body in messages]
     connection.send(outcome)
