@@ -31,12 +31,13 @@ class Database(DAL):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._connection_slots = threading.BoundedSemaphore(max(1, kwargs.get("pool_size") or 1))
+        pool_size = kwargs.get("pool_size") or 0
+        self._connection_slots = threading.BoundedSemaphore(pool_size) if pool_size else None
         self._holding = threading.local()
 
     def on_request(self, context):
         if self._dbname != "sqlite":
-            if not getattr(self._holding, "slot", False):
+            if self._connection_slots is not None and not getattr(self._holding, "slot", False):
                 if not self._connection_slots.acquire(timeout=CONNECTION_WAIT_SECONDS):
                     raise HTTP(503, "every database connection is busy; try again")
                 self._holding.slot = True

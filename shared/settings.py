@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     database_url: DatabaseUrl = Field(
         "sqlite://waddlebot.sqlite", validation_alias=_alias("DATABASE_URL", "DB_URI"),
         description="sqlite://FILE (under the var dir) or postgres://user:pass@host/db (alias DB_URI)")
-    db_pool_size: int = Field(10, ge=0, description="PostgreSQL connections kept per process")
+    db_pool_size: int = Field(
+        10, ge=0, description="PostgreSQL connections kept per process; requests beyond wait for one (0: no pool)")
     redis_url: RedisUrl = Field("", description="redis://host:6379/0; empty = in-memory cache, rate limits and fan-out")
     redis_key_prefix: str = Field("waddlebot:", description="prefix of every Redis key this system writes")
     host: str = Field("127.0.0.1", description="address the web server listens on")
