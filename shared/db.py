@@ -124,24 +124,34 @@ def run_sql(db: DAL, statement: str, params: tuple = ()) -> list[tuple]:
     return cursor.fetchall() if cursor.description is not None else []
 
 
-def insert_rows(db: DAL, table: str, rows: list[dict], key: str | None = None) -> dict:
+def insert_rows(db: DAL, table: str, rows: list[dict], key: str | None = None,
+                skip_existing: str | None = None) -> dict:
     """INSERT rows (all with the same columns) in one plain-SQL statement: a tenth of pydal's
     Table.insert per row, which represents every field of the table. Values are stored as pydal
-    reads them back (sql_value). With `key`, returns {row[key]: new id} (RETURNING's order is
-    not guaranteed, so rows are matched by that column, which must be unique among them)."""
+    reads them back (_sql_value). `skip_existing` names a uniquely indexed column: a row whose
+    value is already stored is left out (ON CONFLICT DO NOTHING). With `key`, returns
+    {row[key]: new id} of the rows inserted (RETURNING's order is not guaranteed, so rows are
+    matched by that column, which must be unique among them)."""
     if not rows:
         return {}
     columns = list(rows[0])
     marks = f"({', '.join([placeholder(db)] * len(columns))})"
-    params = tuple(sql_value(row[column]) for row in rows for column in columns)
+    params = tuple(_sql_value(row[column]) for row in rows for column in columns)
     statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * len(rows))}"
+    if skip_existing is not None:
+        statement += f" ON CONFLICT ({skip_existing}) DO NOTHING"
     if key is None:
         run_sql(db, statement, params)
         return {}
     return dict((value, row_id) for row_id, value in run_sql(db, f"{statement} RETURNING id, {key}", params))
 
 
-def sql_value(value: object) -> object:
+def as_text(value: object) -> str | None:
+    """An id as the string columns store it (Twitch sends some as numbers); None stays None."""
+    return None if value is None else str(value)
+
+
+def _sql_value(value: object) -> object:
     """A value as pydal stores it: datetimes as 'YYYY-MM-DD HH:MM:SS', json columns as JSON text."""
     if isinstance(value, datetime.datetime):
         return value.isoformat(" ", "seconds")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from shared.crypto import InvalidToken, decrypt, encrypt, new_token
-from shared.db import is_postgres, placeholder, run_sql, sql_value, utcnow
+from shared.db import as_text, insert_rows, is_postgres, placeholder, run_sql, utcnow
 from shared.outbox import record_activities
 from shared.settings import get_settings
 
@@ -119,22 +119,12 @@ def _insert_events(db, items: list[Incoming]) -> set[str]:
     """Insert the raw events, one statement for all; returns the message ids that were new. ON
     CONFLICT DO NOTHING on the unique index: concurrent duplicates wait for each other and the
     caller's transaction stays usable (no error to recover from, on PostgreSQL as on SQLite)."""
-    rows = []
-    for item in items:
-        rows += (item.message_id, item.subscription.get("id"), item.event_type, item.subscription.get("version"),
-                 item.transport, _text(event_channel(item.event_type, item.event)[0]),
-                 _text(event_user(item.event_type, item.event)[0]), json.dumps(item.event, separators=(",", ":")),
-                 sql_value(item.received_at))
-    values = ", ".join([f"({', '.join([placeholder(db)] * 9)})"] * len(items))
-    inserted = run_sql(
-        db, "INSERT INTO eventsub_event (message_id, subscription_id, event_type, event_version, transport,"
-            f" channel_id, user_id, event, received_at) VALUES {values} ON CONFLICT (message_id) DO NOTHING"
-            " RETURNING message_id", tuple(rows))
-    return {row[0] for row in inserted}
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
+    rows = [{"message_id": item.message_id, "subscription_id": item.subscription.get("id"),
+             "event_type": item.event_type, "event_version": item.subscription.get("version"),
+             "transport": item.transport, "channel_id": as_text(event_channel(item.event_type, item.event)[0]),
+             "user_id": as_text(event_user(item.event_type, item.event)[0]), "event": item.event,
+             "received_at": item.received_at} for item in items]
+    return set(insert_rows(db, "eventsub_event", rows, key="message_id", skip_existing="message_id"))
 
 
 def _channel_settings(db, channel_ids: set[str]) -> dict[str, tuple[bool, dict | None]]:
@@ -164,8 +154,8 @@ def _activity(item: Incoming, settings: tuple[bool, dict | None]) -> dict | None
     details = {name: event[name] for name in DETAIL_FIELDS.get(event_type, ()) if name in event}
     details["transport"] = item.transport
     return {"activity_type": event_type, "points": points_for(event_type, event, overrides), "source": SOURCE,
-            "source_id": item.message_id, "channel_id": _text(channel_id), "channel_login": channel_login,
-            "user_id": _text(user_id), "user_login": user_login, "user_name": user_name, "details": details}
+            "source_id": item.message_id, "channel_id": as_text(channel_id), "channel_login": channel_login,
+            "user_id": as_text(user_id), "user_login": user_login, "user_name": user_name, "details": details}
 
 
 def record_notifications(db, items: list[Incoming]) -> list[bool]:
@@ -181,7 +171,7 @@ def record_notifications(db, items: list[Incoming]) -> list[bool]:
         inserted.discard(item.message_id)  # a repeat later in the list is a duplicate
         new.append(fresh)
         if fresh and item.event_type in DEFAULT_POINTS:
-            earning.append((item, _text(event_channel(item.event_type, item.event)[0])))
+            earning.append((item, as_text(event_channel(item.event_type, item.event)[0])))
     channels = _channel_settings(db, {channel_id for _, channel_id in earning if channel_id is not None})
     activities = [_activity(item, channels.get(channel_id, (True, None))) for item, channel_id in earning]
     record_activities(db, [activity for activity in activities if activity is not None])

@@ -21,7 +21,7 @@ from prometheus_client import Counter
 
 from modules.waddlebot_api import ApiError, ContextClient, ReputationClient
 from shared.cache import get_cache
-from shared.db import get_db, insert_rows, is_postgres, utcnow
+from shared.db import as_text, get_db, insert_rows, is_postgres, utcnow
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -60,19 +60,16 @@ def record_activities(db, activities: list[dict]) -> list[int]:
     now = utcnow()
     rows = [{"created_at": now, "platform": "twitch", "channel_id": None, "channel_login": None, "user_id": None,
              "user_login": None, "user_name": None, **activity, "details": activity.get("details") or {},
-             "source_id": _text(activity.get("source_id"))} for activity in activities]
+             "source_id": as_text(activity.get("source_id"))} for activity in activities]
     ids = insert_rows(db, "activity", rows, key="source_id")
     if len(ids) != len(rows):
         raise ValueError("activities stored together need distinct source_id values")
+    activity_ids = [ids[row["source_id"]] for row in rows]
     status = "pending" if get_settings().reputation_api_url else "not_forwarded"
-    insert_rows(db, "outbox", [{"created_at": now, "kind": "reputation", "activity_id": ids[row["source_id"]],
-                                "idempotency_key": f"activity:{ids[row['source_id']]}", "status": status,
-                                "attempts": 0, "next_attempt_at": now} for row in rows])
-    return [ids[row["source_id"]] for row in rows]
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
+    insert_rows(db, "outbox", [{"created_at": now, "kind": "reputation", "activity_id": activity_id,
+                                "idempotency_key": f"activity:{activity_id}", "status": status, "attempts": 0,
+                                "next_attempt_at": now} for activity_id in activity_ids])
+    return activity_ids
 
 
 def enqueue(db, kind: str, body: dict, *, url: str | None = None, idempotency_key: str) -> int:
