@@ -19,6 +19,18 @@ INDEXES = [
 ]
 
 
+def _viewer_fields() -> list[Field]:
+    """Who asked, in which channel, with what comment: a ticket's and its recommendation's columns."""
+    return [
+        Field("channel_id", "string", length=64, notnull=True),
+        Field("channel_login", "string", length=64, notnull=True),
+        Field("user_id", "string", length=64, notnull=True),
+        Field("user_login", "string", length=64, notnull=True),
+        Field("user_name", "string", length=128),
+        Field("comment", "string", length=500),
+    ]
+
+
 def define(db) -> None:
     db.define_table(
         "reco_ticket",
@@ -29,12 +41,7 @@ def define(db) -> None:
         # "<channel_id>:<user_id>" while the ticket is open, NULL once used or expired: the unique
         # index allows one open ticket per viewer and channel
         Field("open_key", "string", length=160),
-        Field("channel_id", "string", length=64, notnull=True),
-        Field("channel_login", "string", length=64, notnull=True),
-        Field("user_id", "string", length=64, notnull=True),
-        Field("user_login", "string", length=64, notnull=True),
-        Field("user_name", "string", length=128),
-        Field("comment", "string", length=500),
+        *_viewer_fields(),
         Field("created_at", "datetime", notnull=True),
         Field("expires_at", "datetime", notnull=True),
         Field("used_at", "datetime"),
@@ -42,12 +49,7 @@ def define(db) -> None:
     db.define_table(
         "recommendation",
         Field("ticket_id", "reference reco_ticket", ondelete="SET NULL"),
-        Field("channel_id", "string", length=64, notnull=True),
-        Field("channel_login", "string", length=64, notnull=True),
-        Field("user_id", "string", length=64, notnull=True),
-        Field("user_login", "string", length=64, notnull=True),
-        Field("user_name", "string", length=128),
-        Field("comment", "string", length=500),
+        *_viewer_fields(),
         Field("platform", "string", length=16, notnull=True),
         Field("kind", "string", length=16, notnull=True),
         Field("media_id", "string", length=64, notnull=True),
