@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import select
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -52,10 +53,16 @@ class Database(DAL):
         threadsafevariable.ThreadSafeVariable.restore(ICECUBE)
 
     def _check_alive(self) -> None:
-        """SELECT 1 on the pooled connection; a dead one (the server restarted) is dropped for
-        another. pydal would run this test while holding the lock every pool checkout takes, so
-        concurrent requests queued behind each other's round trips (open_db turns it off)."""
+        """Make sure the pooled connection still works; a dead one (the server restarted, the
+        backend was terminated) is dropped for another. An idle connection has nothing to read:
+        when its socket is readable, the server has closed it or sent it a notice, and only then
+        is it tested with SELECT 1 — a round trip per request costs PostgreSQL more than the
+        webhook's own queries. (pydal would test every connection while holding the lock every
+        pool checkout takes, so concurrent requests queued behind each other's round trips;
+        open_db turns that off.)"""
         adapter = self._adapter
+        if not _has_input(adapter.connection):
+            return
         for _ in range(adapter.pool_size + 1):
             try:
                 adapter.test_connection()
@@ -87,6 +94,13 @@ class Database(DAL):
         if getattr(self._holding, "slot", False):
             self._holding.slot = False
             self._connection_slots.release()
+
+
+def _has_input(connection) -> bool:
+    """Whether the server sent anything to this (idle) connection: a zero-timeout poll, no round trip."""
+    poller = select.poll()
+    poller.register(connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 _db: Database | None = None

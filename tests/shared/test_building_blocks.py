@@ -197,7 +197,14 @@ def test_a_pooled_connection_that_died_is_replaced_before_the_request_uses_it(db
     db.on_success(None)
     killer = psycopg2.connect(os.environ["TEST_DATABASE_URL"])
     killer.autocommit = True
-    killer.cursor().execute("SELECT pg_terminate_backend(%s)", (backend,))
+    cursor = killer.cursor()
+    cursor.execute("SELECT pg_terminate_backend(%s)", (backend,))
+
+    def backend_gone():
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (backend,))
+        return cursor.fetchone()[0] == 0
+
+    wait_until(backend_gone)  # as after a restart: the old backend has exited
     killer.close()
     db.on_request(None)
     try:
