@@ -39,6 +39,8 @@ PATH = "/twitch_webhooks/webhook"
 ACTIVITY_TYPES = {"channel.follow", "channel.subscribe", "channel.subscription.message", "channel.cheer",
                   "channel.raid", "channel.subscription.gift", "channel.ban"}
 TYPES = [name for name, _ in wire.STANDARD_TYPES]
+#: one subscription per type, as a channel's standard set has them: Twitch sends its id in every message
+SUBSCRIPTION_IDS = {name: str(uuid.uuid5(uuid.NAMESPACE_URL, f"waddlebot-bench/{name}")) for name in TYPES}
 
 
 # --- messages ----------------------------------------------------------------------------------
@@ -50,14 +52,16 @@ def build_messages(count: int, seed: int, duplicates: float, bad: float) -> list
         roll = rng.random()
         if roll < bad:
             event_type = rng.choice(TYPES)
-            headers, body = wire.notification(SECRET, event_type, message_id=str(uuid.uuid4()), rng=rng)
+            headers, body = wire.notification(SECRET, event_type, message_id=str(uuid.uuid4()), rng=rng,
+                                              subscription_id=SUBSCRIPTION_IDS[event_type])
             headers = {**headers, wire.MESSAGE_SIGNATURE: f"sha256={rng.getrandbits(256):064x}"}
             messages.append(("bad", headers[wire.MESSAGE_ID], headers, body))
         elif roll < bad + duplicates and originals:
             messages.append(("dup", *rng.choice(originals)[1:]))
         else:
             event_type = rng.choice(TYPES)
-            headers, body = wire.notification(SECRET, event_type, message_id=str(uuid.uuid4()), rng=rng)
+            headers, body = wire.notification(SECRET, event_type, message_id=str(uuid.uuid4()), rng=rng,
+                                              subscription_id=SUBSCRIPTION_IDS[event_type])
             message = ("new", headers[wire.MESSAGE_ID], headers, body)
             messages.append(message)
             originals.append(message)

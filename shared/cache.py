@@ -18,7 +18,8 @@ class Cache(Protocol):
 
 
 class MemoryCache:
-    """Thread-safe LRU of at most max_entries values, each with its own expiry."""
+    """Thread-safe LRU of at most max_entries values, each with its own expiry (any Python value:
+    only the Redis cache needs bytes)."""
 
     def __init__(self, max_entries: int = 10000):
         self.max_entries = max_entries
@@ -82,6 +83,7 @@ class RedisCache:
 
 
 _caches: dict[str, Cache] = {}
+_local_caches: dict[str, MemoryCache] = {}
 _caches_lock = threading.Lock()
 
 
@@ -94,7 +96,17 @@ def get_cache(namespace: str, max_entries: int = 10000) -> Cache:
         return _caches[namespace]
 
 
+def get_local_cache(namespace: str, max_entries: int = 10000) -> MemoryCache:
+    """A cache in this process's memory even with Redis: for lookups that a round trip to Redis
+    would not make cheaper than the database read they save."""
+    with _caches_lock:
+        if namespace not in _local_caches:
+            _local_caches[namespace] = MemoryCache(max_entries)
+        return _local_caches[namespace]
+
+
 def reset_caches() -> None:
     """Forget the cache objects (after the settings change)."""
     with _caches_lock:
         _caches.clear()
+        _local_caches.clear()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from shared.cache import get_local_cache
 from shared.crypto import InvalidToken, decrypt, encrypt, new_token
 from shared.db import as_text, insert_rows, is_postgres, placeholder, run_sql, utcnow
 from shared.outbox import record_activities
@@ -127,20 +128,39 @@ def _insert_events(db, items: list[Incoming]) -> set[str]:
     return set(insert_rows(db, "eventsub_event", rows, key="message_id", skip_existing="message_id"))
 
 
+#: How long a process reuses a channel's settings it read: a change made in another process
+#: (another web replica, the CLI) applies to events at most this late; this process forgets
+#: its copy when it makes the change itself (forget_channel_settings).
+CHANNEL_SETTINGS_MAX_AGE = 2.0
+DEFAULT_CHANNEL_SETTINGS = (True, None)  # an unknown channel earns the default points
+
+
 def _channel_settings(db, channel_ids: set[str]) -> dict[str, tuple[bool, dict | None]]:
-    """{broadcaster id: (activities enabled, its points overrides)} of the known channels among
-    them, in one query; an unknown channel earns the default points, an inactive one none."""
-    if not channel_ids:
-        return {}
+    """{broadcaster id: (activities enabled, its points overrides)}: read at most every
+    CHANNEL_SETTINGS_MAX_AGE seconds, those not known here in one query; an inactive channel earns
+    no points."""
+    cache = get_local_cache("channel-settings")
+    settings = {channel_id: cache.get(channel_id) for channel_id in channel_ids}
+    missing = [channel_id for channel_id, known in settings.items() if known is None]
+    if not missing:
+        return settings
     rows = run_sql(  # pydal stores booleans as 'T'/'F'
         db, "SELECT broadcaster_id, active = 'T', points_overrides FROM twitch_channel WHERE broadcaster_id IN"
-            f" ({', '.join([placeholder(db)] * len(channel_ids))})", tuple(channel_ids))
-    settings = {}
+            f" ({', '.join([placeholder(db)] * len(missing))})", tuple(missing))
+    found = {}
     for channel_id, active, overrides in rows:
         if isinstance(overrides, str):  # SQLite hands JSON back as text, psycopg2 parses it
             overrides = json.loads(overrides)
-        settings[channel_id] = (bool(active), overrides or None)
+        found[channel_id] = (bool(active), overrides or None)
+    for channel_id in missing:
+        settings[channel_id] = found.get(channel_id, DEFAULT_CHANNEL_SETTINGS)
+        cache.set(channel_id, settings[channel_id], CHANNEL_SETTINGS_MAX_AGE)
     return settings
+
+
+def forget_channel_settings(broadcaster_id: str) -> None:
+    """The channel's settings changed: the next event reads them again."""
+    get_local_cache("channel-settings").delete(broadcaster_id)
 
 
 def _activity(item: Incoming, settings: tuple[bool, dict | None]) -> dict | None:
@@ -173,7 +193,7 @@ def record_notifications(db, items: list[Incoming]) -> list[bool]:
         if fresh and item.event_type in DEFAULT_POINTS:
             earning.append((item, as_text(event_channel(item.event_type, item.event)[0])))
     channels = _channel_settings(db, {channel_id for _, channel_id in earning if channel_id is not None})
-    activities = [_activity(item, channels.get(channel_id, (True, None))) for item, channel_id in earning]
+    activities = [_activity(item, channels.get(channel_id, DEFAULT_CHANNEL_SETTINGS)) for item, channel_id in earning]
     record_activities(db, [activity for activity in activities if activity is not None])
     return new
 
@@ -351,3 +371,29 @@ def subscription_secret(db, subscription: Mapping, *, pending: bool = False) -> 
     except InvalidToken:
         log.warning("the secret of subscription %s cannot be decrypted (WADDLEBOT_SECRET_KEY changed?)", twitch_id)
         return None
+
+
+#: How long a process reuses a subscription's secret it read. A message that does not verify with
+#: it is checked again with the secret stored now, so a new secret applies at once; the messages
+#: of a subscription deleted here (signed by Twitch with the secret we gave it) pass this long.
+SECRET_MAX_AGE = 60.0
+
+
+def signing_secrets(db, subscription: object, *, pending: bool = False) -> Iterator[str]:
+    """The secrets a webhook message of `subscription` (Twitch's subscription object) may be
+    signed with, the likeliest first: the one this process read recently, then, only if the
+    caller asks for more, the one stored now. Without a secret of its own (or a subscription
+    object) it is TWITCH_WEBHOOK_SECRET. A challenge (`pending`) always reads the database."""
+    default = get_settings().twitch_webhook_secret
+    if not isinstance(subscription, Mapping) or not subscription.get("id"):
+        yield default
+        return
+    twitch_id, cache = str(subscription["id"]), get_local_cache("subscription-secrets")
+    remembered = None if pending else cache.get(twitch_id)
+    if remembered is not None:
+        yield remembered or default
+    current = subscription_secret(db, subscription, pending=pending) or ""
+    if not pending:
+        cache.set(twitch_id, current, SECRET_MAX_AGE)
+    if current != remembered:
+        yield current or default

@@ -99,6 +99,7 @@ def _save_channel(user: dict, active: bool) -> tuple[object, bool]:
         table.insert(broadcaster_id=user["id"], created_at=now, **values)
     else:
         row.update_record(**values)
+    eventsub.forget_channel_settings(user["id"])
     return db(table.broadcaster_id == user["id"]).select(limitby=(0, 1)).first(), row is None
 
 
@@ -143,6 +144,7 @@ def update_channel(broadcaster_id):
         if overrides is not None:
             changes["points_overrides"] = overrides
         row.update_record(**changes)
+        eventsub.forget_channel_settings(broadcaster_id)
     if is_form():
         redirect(f"{PAGE}?{urlencode({'notice': f'{row.login} saved'})}")
     return {"data": channel_dict(row)}

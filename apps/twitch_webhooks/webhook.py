@@ -61,11 +61,9 @@ def _authenticate(body: bytes, payload: dict | None) -> str:
     if not (message_id and timestamp and signature):
         raise _refuse(403, message_type, "unsigned", f"{wire.MESSAGE_ID}, {wire.MESSAGE_TIMESTAMP} and "
                       f"{wire.MESSAGE_SIGNATURE} are required")
-    subscription = (payload or {}).get("subscription")
-    own_secret = eventsub.subscription_secret(db, subscription, pending=message_type == wire.VERIFICATION) \
-        if isinstance(subscription, dict) else None
-    secret = own_secret or get_settings().twitch_webhook_secret
-    if not wire.verify_signature(secret, message_id, timestamp, body, signature):
+    secrets = eventsub.signing_secrets(db, (payload or {}).get("subscription"),
+                                       pending=message_type == wire.VERIFICATION)
+    if not any(wire.verify_signature(secret, message_id, timestamp, body, signature) for secret in secrets):
         log.info("EventSub webhook message %.100s refused: bad signature", message_id)
         raise _refuse(403, message_type, "bad_signature", "the signature does not match this body")
     moment = wire.parse_timestamp(timestamp)

@@ -7,7 +7,9 @@ import pytest
 
 from modules.twitch import eventsub as wire
 from modules.twitch.eventsub import REQUIRED_SCOPES, STANDARD_TYPES, standard_condition
+from shared import eventsub
 from tests.apps.twitch_webhooks.webhook_fakes import CALLBACK, SECRET, fake_twitch, post, store_broadcaster
+from tests.waiting import wait_until
 
 ALL_SCOPES = sorted(set(REQUIRED_SCOPES.values()))
 
@@ -58,6 +60,23 @@ def test_deactivate_and_override_points(client, admin_headers, twitch, db, confi
     assert [row.points for row in db(db.activity).select()] == [25]  # the inactive channel earned nothing
     assert db(db.eventsub_event).count() == 2
     assert _channel(db).points_overrides == {"channel.follow": 25}
+
+
+def test_a_change_made_by_another_process_applies_within_the_settings_max_age(client, admin_headers, twitch, db,
+                                                                            monkeypatch):
+    monkeypatch.setattr(eventsub, "CHANNEL_SETTINGS_MAX_AGE", 0.2)
+    client.post_json("/twitch_webhooks/channels", {"channel": "cooler_user"}, headers=admin_headers, status=201)
+    post(client, wire.notification(SECRET, "channel.follow"), 200)
+    db(db.twitch_channel.broadcaster_id == "1337").update(points_overrides={"channel.follow": 7})
+    db.commit()  # as the CLI or another web replica would: this process is not told
+
+    def follow_earns_seven() -> bool:
+        post(client, wire.notification(SECRET, "channel.follow"), 200)
+        db.rollback()
+        return db(db.activity).select(orderby=~db.activity.id, limitby=(0, 1)).first().points == 7
+
+    wait_until(follow_earns_seven, timeout=5)
+    assert db(db.activity).select(orderby=db.activity.id).first().points == 10
 
 
 @pytest.mark.parametrize(("overrides", "words"), [

@@ -206,3 +206,17 @@ def test_per_subscription_secret_is_used_for_its_messages(receiver, db):
     post(receiver, wire.notification("its-own-secret-42", "channel.cheer", subscription_id="sub-with-secret"), 200)
     post(receiver, wire.notification(SECRET, "channel.cheer", subscription_id="another-one"), 200)
     assert _counts(db)[0] == 2
+
+
+def test_a_subscriptions_new_secret_applies_at_once(receiver, db):
+    """The receiver remembers a subscription's secret; a message signed with the one stored now
+    still verifies, and from then on the old one no longer does."""
+    subscription = wire.subscription_object("channel.cheer", subscription_id="sub-rotated")
+    eventsub.upsert_subscription(db, subscription, created_by_us=True, secret="first-secret-0123")
+    db.commit()
+    post(receiver, wire.notification("first-secret-0123", "channel.cheer", subscription_id="sub-rotated"), 200)
+    eventsub.upsert_subscription(db, subscription, created_by_us=True, secret="second-secret-4567")
+    db.commit()
+    post(receiver, wire.notification("second-secret-4567", "channel.cheer", subscription_id="sub-rotated"), 200)
+    post(receiver, wire.notification("first-secret-0123", "channel.cheer", subscription_id="sub-rotated"), 403)
+    assert _counts(db)[0] == 2
