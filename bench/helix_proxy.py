@@ -1,6 +1,7 @@
 """Benchmark of helix_proxy against a Twitch-like stub Helix on 127.0.0.1. Prints figures, asserts nothing.
 
     .venv/bin/python bench/helix_proxy.py [--quick] [--overload-seconds 60] [--redis-url redis://…]
+        [--workers 2]   (WEB_WORKERS proxy processes; needs --redis-url)
 
 The stub enforces Twitch's bucket (800 points a minute per token, refilled continuously) and sends
 the Ratelimit-* headers. The proxy runs as a real server (`python -m shared.cli web`) in a child
@@ -295,14 +296,18 @@ def main() -> None:
     parser.add_argument("--overload-seconds", type=float, default=None, help="duration of (c) (default 60)")
     parser.add_argument("--limit", type=float, default=10.0, help="RATE_LIMIT_REQUESTS_PER_SECOND of (c)")
     parser.add_argument("--redis-url", default="", help="run the proxy with this REDIS_URL (default in memory)")
+    parser.add_argument("--workers", type=int, default=1, help="WEB_WORKERS of the proxy (above 1 needs --redis-url)")
     args = parser.parse_args()
+    if args.workers > 1 and not args.redis_url:
+        parser.error("--workers above 1 needs --redis-url (the proxy processes share limits and cache through Redis)")
     overload_seconds = args.overload_seconds or (10.0 if args.quick else 60.0)
     stub = Stub(limit=TWITCH_POINTS_PER_MINUTE)
     threading.Thread(target=stub.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="waddlebot-bench-") as workdir:
         print(f"stub Helix on 127.0.0.1:{stub.server_address[1]} ({TWITCH_POINTS_PER_MINUTE} points/min per token); "
-              f"proxy store: {'redis' if args.redis_url else 'memory'}")
-        fast = Proxy(stub, workdir, args.redis_url, RATE_LIMIT_REQUESTS_PER_SECOND="100000")
+              f"proxy store: {'redis' if args.redis_url else 'memory'}; {args.workers} web process(es)")
+        fast = Proxy(stub, workdir, args.redis_url, RATE_LIMIT_REQUESTS_PER_SECOND="100000",
+                     WEB_WORKERS=str(args.workers))
         try:
             stub.limit = 1e9  # (a), (b), (d) measure the proxy, not the quota
             bench_cache_hits(fast, 32, 3.0 if args.quick else 10.0)
@@ -312,7 +317,7 @@ def main() -> None:
             fast.stop()
         stub.limit, stub.buckets = TWITCH_POINTS_PER_MINUTE, {}
         limited = Proxy(stub, workdir, args.redis_url, RATE_LIMIT_REQUESTS_PER_SECOND=str(args.limit),
-                        RATE_LIMIT_MAX_WAIT_S="1")
+                        RATE_LIMIT_MAX_WAIT_S="1", WEB_WORKERS=str(args.workers))
         try:
             bench_overload(stub, limited, args.limit, overload_seconds)
         finally:

@@ -9,6 +9,7 @@ Both on the embedded default (SQLite in a temporary var dir), then on a fresh Po
 this script creates and drops. Usage:
     .venv/bin/python bench/webhook_ingest.py [--quick] [--seconds 30] [--concurrency 16]
         [--rate 500] [--pg-url postgresql://postgres@127.0.0.1:5432/postgres] [--skip-postgres]
+        [--workers 2 --redis-url redis://127.0.0.1:6379/0]   (scale-out: WEB_WORKERS processes)
 """
 
 from __future__ import annotations
@@ -186,11 +187,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_env(var_dir: str, database_url: str, port: int) -> dict:
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("TWITCH_", "REDIS_"))}
+def server_env(var_dir: str, database_url: str, port: int, args) -> dict:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("TWITCH_", "REDIS_", "WEB_"))}
     env.update(WADDLEBOT_ENV="development", WADDLEBOT_VAR_DIR=var_dir, DATABASE_URL=database_url,
                TWITCH_WEBHOOK_SECRET=SECRET, PUBLIC_URL=f"http://127.0.0.1:{port}", LOG_LEVEL="WARNING",
-               PYTHONPATH=str(ROOT))
+               PYTHONPATH=str(ROOT), WEB_WORKERS=str(args.workers), REDIS_URL=args.redis_url,
+               REDIS_KEY_PREFIX=f"waddlebot-bench-{os.getpid()}-{port}:")
     return env
 
 
@@ -298,7 +300,7 @@ def report(name: str, figures: dict) -> bool:
 def bench_backend(label: str, database_url: str, args) -> bool:
     with tempfile.TemporaryDirectory(prefix="waddlebot-bench-") as var_dir:
         port = free_port()
-        server = start_server(server_env(var_dir, database_url, port), port)
+        server = start_server(server_env(var_dir, database_url, port, args), port)
         base_url = f"http://127.0.0.1:{port}"
         try:
             print(f"{label}: server on {base_url} ({database_url.split('://')[0]})")
@@ -339,11 +341,16 @@ def main() -> int:
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="PostgreSQL server (a database is created on it and dropped)")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="WEB_WORKERS of the server (above 1 needs --redis-url)")
+    parser.add_argument("--redis-url", default="", help="REDIS_URL of the server (default: none, as embedded)")
     args = parser.parse_args()
+    if args.workers > 1 and not args.redis_url:
+        parser.error("--workers above 1 needs --redis-url (the web processes share their state through Redis)")
     if args.quick:
         args.seconds, args.rate_seconds = 10.0, 5.0
     print(f"EventSub webhook ingest: {args.seconds:.0f} s closed loop (5 % duplicates, 1 % bad signatures), "
-          f"{args.rate_seconds:.0f} s at {args.rate:.0f}/s; {os.cpu_count()} CPUs")
+          f"{args.rate_seconds:.0f} s at {args.rate:.0f}/s; {os.cpu_count()} CPUs; {args.workers} web process(es)"
+          + (", Redis" if args.redis_url else ""))
     ok = bench_backend("embedded (SQLite)", "sqlite://waddlebot.sqlite", args)
     if not args.skip_postgres:
         name = f"wb_bench_ingest_{os.getpid()}"

@@ -70,6 +70,14 @@ class RedisCache:
     def get(self, key: str) -> bytes | None:
         return self.client.get(self._key(key))
 
+    def get_with_ttl(self, key: str) -> tuple[bytes | None, float]:
+        """The value and the seconds it has left, in one round trip."""
+        pipeline = self.client.pipeline(transaction=False)
+        pipeline.get(self._key(key))
+        pipeline.pttl(self._key(key))
+        value, left_ms = pipeline.execute()
+        return (value, left_ms / 1000) if value is not None and left_ms > 0 else (None, 0.0)
+
     def set(self, key: str, value: bytes, ttl: float) -> None:
         self.client.set(self._key(key), value, px=max(1, int(ttl * 1000)))
 
@@ -82,18 +90,54 @@ class RedisCache:
             self.client.delete(found)
 
 
-_caches: dict[str, Cache] = {}
+class NearCache:
+    """A Redis cache fronted by this process's memory: a value read from Redis is kept here until
+    Redis expires it, so reading it again costs no round trip. For values that are written once
+    and left to expire (a value changed or deleted by another process is not seen here before)."""
+
+    def __init__(self, shared: RedisCache, max_entries: int):
+        self.shared, self.local = shared, MemoryCache(max_entries)
+
+    def get(self, key: str) -> bytes | None:
+        value = self.local.get(key)
+        if value is None:
+            value, ttl = self.shared.get_with_ttl(key)
+            if value is not None:
+                self.local.set(key, value, ttl)
+        return value
+
+    def set(self, key: str, value: bytes, ttl: float) -> None:
+        self.shared.set(key, value, ttl)
+        self.local.set(key, value, ttl)
+
+    def delete(self, key: str) -> None:
+        self.shared.delete(key)
+        self.local.delete(key)
+
+    def clear(self) -> None:
+        self.shared.clear()
+        self.local.clear()
+
+
+_caches: dict[tuple[str, bool], Cache] = {}
 _local_caches: dict[str, MemoryCache] = {}
 _caches_lock = threading.Lock()
 
 
-def get_cache(namespace: str, max_entries: int = 10000) -> Cache:
-    """The cache of one namespace (e.g. 'helix', 'oembed'): Redis when configured, else memory."""
+def get_cache(namespace: str, max_entries: int = 10000, near: bool = False) -> Cache:
+    """The cache of one namespace (e.g. 'helix', 'oembed'): Redis when configured, else memory.
+    `near`: with Redis, also keep what was read in this process (see NearCache)."""
     with _caches_lock:
-        if namespace not in _caches:
-            client = redis_client.get_redis()
-            _caches[namespace] = RedisCache(client, namespace) if client else MemoryCache(max_entries)
-        return _caches[namespace]
+        client = redis_client.get_redis()
+        near = near and client is not None
+        if (namespace, near) not in _caches:
+            if client is None:
+                _caches[(namespace, near)] = MemoryCache(max_entries)
+            elif near:
+                _caches[(namespace, near)] = NearCache(RedisCache(client, namespace), max_entries)
+            else:
+                _caches[(namespace, near)] = RedisCache(client, namespace)
+        return _caches[(namespace, near)]
 
 
 def get_local_cache(namespace: str, max_entries: int = 10000) -> MemoryCache:

@@ -154,7 +154,7 @@ class HelixClient:
         return response
 
     def _cache(self) -> Cache:
-        return get_cache("helix", self.settings.helix_cache_max_entries)
+        return get_cache("helix", self.settings.helix_cache_max_entries, near=True)
 
     def _lookup(self, key: str) -> HelixResponse | None:
         raw = self._cache().get(key)

@@ -18,8 +18,9 @@ RATE_LIMIT_WAIT_SECONDS = Counter("waddlebot_helix_rate_limit_wait_seconds_total
 RATE_LIMIT_REFUSED = Counter("waddlebot_helix_rate_limit_refused_total",
                              "Helix calls refused (503) because quota was too far away", ["bucket"])
 QUOTA_REMAINING = Gauge("waddlebot_helix_ratelimit_remaining",
-                        "Ratelimit-Remaining Twitch last reported", ["bucket"])
-BREAKER_STATE = Gauge("waddlebot_helix_breaker_state", "Helix circuit breaker: 0 closed, 1 half-open, 2 open")
+                        "Ratelimit-Remaining Twitch last reported", ["bucket"], multiprocess_mode="mostrecent")
+BREAKER_STATE = Gauge("waddlebot_helix_breaker_state", "Helix circuit breaker: 0 closed, 1 half-open, 2 open",
+                      multiprocess_mode="mostrecent")
 
 _ENDPOINT = re.compile(r"^[a-z_]+(?:/[a-z_]+){0,2}$")
 

@@ -1,14 +1,20 @@
-"""Prometheus metrics: request counts and latencies per route, served at GET /metrics."""
+"""Prometheus metrics: request counts and latencies per route, served at GET /metrics.
+
+With several web processes (WEB_WORKERS) every process writes its figures to files in
+PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode, set up by shared.web.serve) and
+/metrics adds them up, whichever process answers."""
 
 from __future__ import annotations
 
+import os
 import time
 from functools import lru_cache
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 from shared.settings import APPS_FOLDER
 
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 REQUESTS = Counter("waddlebot_http_requests_total", "HTTP requests", ["app", "route", "method", "status"])
 LATENCY = Histogram("waddlebot_http_request_seconds", "HTTP request latency", ["app", "route", "method"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
@@ -51,4 +57,8 @@ def metrics_middleware(app):
 
 
 def render() -> tuple[bytes, str]:
-    return generate_latest(), CONTENT_TYPE_LATEST
+    if not os.environ.get(MULTIPROCESS_DIR):
+        return generate_latest(), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry), CONTENT_TYPE_LATEST

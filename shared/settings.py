@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     public_url: HttpUrl = Field("http://127.0.0.1:8000", description="the URL users and Twitch reach this system at")
     web_threads: int = Field(
         64, ge=4, description="web server threads, started as requests need them (an open SSE stream holds one)")
+    web_workers: int = Field(
+        1, ge=1, le=64, description="web server processes sharing the port (more than 1 needs REDIS_URL)")
     trust_proxy_headers: bool = Field(
         False, description="take the client address from X-Real-IP/X-Forwarded-For (only behind nginx)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
@@ -232,6 +234,9 @@ def load_settings(**overrides) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as err:
         raise SettingsError(_format_errors(err)) from None
+    if settings.web_workers > 1 and not settings.redis_url:
+        raise SettingsError("WEB_WORKERS above 1 needs REDIS_URL: the web processes share the Helix rate limits, "
+                            "cache and coalescing, the other rate limits and the live fan-out through Redis")
     missing = [name for name in GENERATED_SECRETS if not getattr(settings, name.lower())]
     if not missing:
         return settings

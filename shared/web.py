@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import multiprocessing
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import py4web
 import pydal.validators
 from py4web.core import wsgi
 
-from shared.metrics import metrics_middleware
+from shared.metrics import MULTIPROCESS_DIR, metrics_middleware
 from shared.settings import APPS_FOLDER, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -67,16 +69,37 @@ def serve(host: str, port: int, settings: Settings | None = None) -> None:
     """Serve every app with Granian until SIGTERM/SIGINT.
 
     Granian parses HTTP and keeps connections in Rust, off the GIL, so Python time goes to the
-    apps alone. One worker process (in-memory caches, rate limiters and the SSE hub live in it);
-    its WSGI threads are started as requests need them, up to WEB_THREADS (an SSE stream holds
-    one). On a stop signal, requests still running get 5 s before the worker is killed."""
+    apps alone. Each worker process (WEB_WORKERS, default 1) starts its WSGI threads as requests
+    need them, up to WEB_THREADS (an SSE stream holds one). Threads of one process contend for
+    the GIL, so a second process is what puts a second core to work; the processes then share
+    their state through Redis (settings refuse WEB_WORKERS > 1 without REDIS_URL) and their
+    metrics through files (shared.metrics). Workers are started fresh (spawn), not forked, so
+    that each one loads the apps with multiprocess metrics. On a stop signal, requests still
+    running get 5 s before a worker is killed."""
     from granian.constants import Interfaces
     from granian.server import Server
 
     settings = settings or get_settings()
     if not settings.is_production:
         install_dashboard(settings)
-    log.info("web server on http://%s:%s", host, port)
-    Server("shared.web:application", address=host, port=port, interface=Interfaces.WSGI, factory=True,
-           workers=1, blocking_threads=settings.web_threads, workers_kill_timeout=5,
-           log_level="warning").serve()
+    log.info("web server on http://%s:%s (%d process%s)", host, port, settings.web_workers,
+             "es" if settings.web_workers > 1 else "")
+    with _shared_metrics(settings.web_workers > 1):
+        Server("shared.web:application", address=host, port=port, interface=Interfaces.WSGI, factory=True,
+               workers=settings.web_workers, blocking_threads=settings.web_threads, workers_kill_timeout=5,
+               log_level="warning").serve()
+
+
+@contextlib.contextmanager
+def _shared_metrics(enabled: bool):
+    """A fresh PROMETHEUS_MULTIPROC_DIR for the worker processes (removed afterwards)."""
+    if not enabled:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="waddlebot-metrics-") as folder:
+        os.environ[MULTIPROCESS_DIR] = folder
+        multiprocessing.set_start_method("spawn", force=True)
+        try:
+            yield
+        finally:
+            os.environ.pop(MULTIPROCESS_DIR, None)

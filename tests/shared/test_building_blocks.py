@@ -7,8 +7,8 @@ import time
 import psycopg2
 import pytest
 
-from shared import crypto
-from shared.cache import MemoryCache, get_cache
+from shared import crypto, redis_client
+from shared.cache import MemoryCache, NearCache, RedisCache, get_cache
 from shared.db import GroupCommit, get_db, insert_rows, migrate, utcnow
 from shared.logs import configure_logging
 from shared.ratelimit import MemoryRateLimiter, RedisRateLimiter, allow, get_rate_limiter
@@ -79,6 +79,21 @@ def test_the_configured_cache_round_trips():
     cache.delete("k")
     assert cache.get("k") is None
     assert type(cache).__name__ == ("RedisCache" if get_settings().redis_url else "MemoryCache")
+
+
+def test_a_near_cache_keeps_what_it_read_as_long_as_redis_keeps_it():
+    """Two processes' views of one Redis cache: a value read once is then served from memory,
+    and expires there when it expires in Redis."""
+    client = get_redis()
+    if client is None:
+        pytest.skip("needs Redis (TEST_REDIS_URL)")
+    writer, reader = (NearCache(RedisCache(client, "near-test"), max_entries=10) for _ in range(2))
+    writer.set("k", b"v", ttl=0.5)
+    assert reader.get("k") == b"v"
+    client.delete(redis_client.key("cache", "near-test", "k"))  # the copies read or written stay...
+    assert reader.get("k") == b"v" and writer.get("k") == b"v"
+    wait_until(lambda: reader.get("k") is None and writer.get("k") is None)  # ...until Redis's expiry
+    assert reader.get("never-set") is None
 
 
 def test_token_bucket_grants_a_burst_then_makes_callers_wait():

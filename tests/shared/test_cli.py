@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -80,6 +81,29 @@ def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c
         started = time.monotonic()
         assert process.wait(timeout=15) == 0
         assert time.monotonic() - started < 12
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="several web processes need Redis")
+def test_web_with_two_processes_counts_every_request_in_metrics(wsgi_app):
+    """WEB_WORKERS=2: two processes answer on one port; /metrics adds up both, whichever answers."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "shared.cli", "web", "--port", str(port)], cwd=PROJECT_ROOT,
+                               env={**os.environ, "WEB_WORKERS": "2"}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/helix_proxy/healthz")
+        for _ in range(49):  # a new connection each: the kernel spreads them over both processes
+            assert requests.get(f"http://127.0.0.1:{port}/helix_proxy/healthz", timeout=5).text == "ok"
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        counted = re.search(r'^waddlebot_http_requests_total\{[^}]*route="/helix_proxy/healthz"[^}]*\} (\S+)$',
+                            metrics, re.M)
+        assert counted is not None and float(counted.group(1)) == 50
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

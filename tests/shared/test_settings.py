@@ -73,3 +73,12 @@ def test_settings_repr_shows_no_secret():
 def test_a_relative_var_dir_is_under_the_project(monkeypatch):
     monkeypatch.setenv("WADDLEBOT_VAR_DIR", "var")
     assert load_settings().var_dir == Path(PROJECT_ROOT) / "var"
+
+
+def test_several_web_processes_need_redis(monkeypatch):
+    monkeypatch.setenv("WEB_WORKERS", "2")
+    monkeypatch.setenv("REDIS_URL", "")
+    with pytest.raises(SettingsError, match="WEB_WORKERS above 1 needs REDIS_URL"):
+        load_settings()
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    assert load_settings().web_workers == 2
