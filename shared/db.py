@@ -142,22 +142,28 @@ def insert_rows(db: DAL, table: str, rows: list[dict], key: str | None = None,
                 skip_existing: str | None = None) -> dict:
     """INSERT rows (all with the same columns) in one plain-SQL statement: a tenth of pydal's
     Table.insert per row, which represents every field of the table. Values are stored as pydal
-    reads them back (_sql_value). `skip_existing` names a uniquely indexed column: a row whose
+    reads them back (sql_value). `skip_existing` names a uniquely indexed column: a row whose
     value is already stored is left out (ON CONFLICT DO NOTHING). With `key`, returns
     {row[key]: new id} of the rows inserted (RETURNING's order is not guaranteed, so rows are
     matched by that column, which must be unique among them)."""
     if not rows:
         return {}
-    columns = list(rows[0])
-    marks = f"({', '.join([placeholder(db)] * len(columns))})"
-    params = tuple(_sql_value(row[column]) for row in rows for column in columns)
-    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * len(rows))}"
-    if skip_existing is not None:
-        statement += f" ON CONFLICT ({skip_existing}) DO NOTHING"
+    statement, params = insert_rows_sql(db, table, rows, skip_existing)
     if key is None:
         run_sql(db, statement, params)
         return {}
     return dict((value, row_id) for row_id, value in run_sql(db, f"{statement} RETURNING id, {key}", params))
+
+
+def insert_rows_sql(db: DAL, table: str, rows: list[dict], skip_existing: str | None = None) -> tuple[str, tuple]:
+    """The statement and parameters of insert_rows (rows not empty)."""
+    columns = list(rows[0])
+    marks = f"({', '.join([placeholder(db)] * len(columns))})"
+    params = tuple(sql_value(row[column]) for row in rows for column in columns)
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * len(rows))}"
+    if skip_existing is not None:
+        statement += f" ON CONFLICT ({skip_existing}) DO NOTHING"
+    return statement, params
 
 
 def as_text(value: object) -> str | None:
@@ -165,7 +171,7 @@ def as_text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _sql_value(value: object) -> object:
+def sql_value(value: object) -> object:
     """A value as pydal stores it: datetimes as 'YYYY-MM-DD HH:MM:SS', json columns as JSON text."""
     if isinstance(value, datetime.datetime):
         return value.isoformat(" ", "seconds")

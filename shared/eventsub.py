@@ -16,8 +16,8 @@ from functools import lru_cache
 
 from shared.cache import get_local_cache
 from shared.crypto import InvalidToken, decrypt, encrypt, new_token
-from shared.db import as_text, insert_rows, is_postgres, placeholder, run_sql, utcnow
-from shared.outbox import record_activities
+from shared.db import as_text, insert_rows, insert_rows_sql, is_postgres, placeholder, run_sql, sql_value, utcnow
+from shared.outbox import activity_rows, record_activities, reputation_status
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -116,16 +116,19 @@ class Incoming:
         return self.subscription.get("type") or "unknown"
 
 
-def _insert_events(db, items: list[Incoming]) -> set[str]:
-    """Insert the raw events, one statement for all; returns the message ids that were new. ON
-    CONFLICT DO NOTHING on the unique index: concurrent duplicates wait for each other and the
-    caller's transaction stays usable (no error to recover from, on PostgreSQL as on SQLite)."""
-    rows = [{"message_id": item.message_id, "subscription_id": item.subscription.get("id"),
+def _event_rows(items: list[Incoming]) -> list[dict]:
+    return [{"message_id": item.message_id, "subscription_id": item.subscription.get("id"),
              "event_type": item.event_type, "event_version": item.subscription.get("version"),
              "transport": item.transport, "channel_id": as_text(event_channel(item.event_type, item.event)[0]),
              "user_id": as_text(event_user(item.event_type, item.event)[0]), "event": item.event,
              "received_at": item.received_at} for item in items]
-    return set(insert_rows(db, "eventsub_event", rows, key="message_id", skip_existing="message_id"))
+
+
+def _insert_events(db, items: list[Incoming]) -> set[str]:
+    """Insert the raw events, one statement for all; returns the message ids that were new. ON
+    CONFLICT DO NOTHING on the unique index: concurrent duplicates wait for each other and the
+    caller's transaction stays usable (no error to recover from, on PostgreSQL as on SQLite)."""
+    return set(insert_rows(db, "eventsub_event", _event_rows(items), key="message_id", skip_existing="message_id"))
 
 
 #: How long a process reuses a channel's settings it read: a change made in another process
@@ -180,22 +183,64 @@ def _activity(item: Incoming, settings: tuple[bool, dict | None]) -> dict | None
 
 def record_notifications(db, items: list[Incoming]) -> list[bool]:
     """Store notifications and, for the activity types, their activities and outbox rows, in the
-    caller's transaction, with one statement per table whatever their number. Returns, item by
-    item, whether it was new: a message id already stored (or earlier in `items`) writes nothing."""
+    caller's transaction, with one statement per table whatever their number (on PostgreSQL one
+    statement for all three). Returns, item by item, whether it was new: a message id already
+    stored (or earlier in `items`) writes nothing."""
     if not items:
         return []
-    inserted = _insert_events(db, items)
-    new, earning = [], []
+    if is_postgres(db):
+        inserted = _record_in_one_statement(db, items)
+    else:
+        inserted = _insert_events(db, items)
+        record_activities(db, _activities(db, [item for item in _first_of_each(items)
+                                                if item.message_id in inserted]))
+    new = []
     for item in items:
-        fresh = item.message_id in inserted
+        new.append(item.message_id in inserted)
         inserted.discard(item.message_id)  # a repeat later in the list is a duplicate
-        new.append(fresh)
-        if fresh and item.event_type in DEFAULT_POINTS:
-            earning.append((item, as_text(event_channel(item.event_type, item.event)[0])))
+    return new
+
+
+def _first_of_each(items: list[Incoming]) -> list[Incoming]:
+    """The items without the repeats of a message id earlier in the list."""
+    first: dict[str, Incoming] = {}
+    for item in items:
+        first.setdefault(item.message_id, item)
+    return list(first.values())
+
+
+def _activities(db, items: list[Incoming]) -> list[dict]:
+    """The activities (record_activities' rows) of these events: the activity types, on channels
+    that are not inactive."""
+    earning = [(item, as_text(event_channel(item.event_type, item.event)[0])) for item in items
+               if item.event_type in DEFAULT_POINTS]
     channels = _channel_settings(db, {channel_id for _, channel_id in earning if channel_id is not None})
     activities = [_activity(item, channels.get(channel_id, DEFAULT_CHANNEL_SETTINGS)) for item, channel_id in earning]
-    record_activities(db, [activity for activity in activities if activity is not None])
-    return new
+    return [activity for activity in activities if activity is not None]
+
+
+def _record_in_one_statement(db, items: list[Incoming]) -> set[str]:
+    """PostgreSQL: events, activities and outbox rows in one round trip, chained by WITH clauses:
+    the events (ON CONFLICT DO NOTHING), the activities of the events that statement inserted
+    (computed beforehand for every item, typed by json_populate_recordset), and their outbox
+    rows. Returns the message ids that were new."""
+    now = utcnow()
+    insert_events, event_params = insert_rows_sql(db, "eventsub_event", _event_rows(items), skip_existing="message_id")
+    activities = activity_rows(_activities(db, _first_of_each(items)), now)
+    columns = ", ".join(activities[0]) if activities else "source_id"
+    statement = (
+        f"WITH new_events AS ({insert_events} RETURNING message_id), "
+        f"new_activities AS (INSERT INTO activity ({columns}) SELECT {columns} "
+        "FROM json_populate_recordset(NULL::activity, %s) WHERE source_id IN (SELECT message_id FROM new_events) "
+        "RETURNING id), "
+        "new_outbox AS (INSERT INTO outbox (created_at, kind, activity_id, idempotency_key, status, attempts, "
+        "next_attempt_at) SELECT %s::timestamp, 'reputation', id, 'activity:' || id, %s, 0, %s::timestamp "
+        "FROM new_activities) "
+        "SELECT message_id FROM new_events")
+    stamp = now.isoformat(" ", "seconds")
+    rows = run_sql(db, statement, (*event_params, json.dumps(activities, default=sql_value), stamp,
+                                   reputation_status(), stamp))
+    return {message_id for (message_id,) in rows}
 
 
 def record_notification(db, *, message_id: str, subscription: Mapping, event: Mapping, transport: str,

@@ -58,18 +58,27 @@ def record_activities(db, activities: list[dict]) -> list[int]:
     if not activities:
         return []
     now = utcnow()
-    rows = [{"created_at": now, "platform": "twitch", "channel_id": None, "channel_login": None, "user_id": None,
-             "user_login": None, "user_name": None, **activity, "details": activity.get("details") or {},
-             "source_id": as_text(activity.get("source_id"))} for activity in activities]
+    rows = activity_rows(activities, now)
     ids = insert_rows(db, "activity", rows, key="source_id")
     if len(ids) != len(rows):
         raise ValueError("activities stored together need distinct source_id values")
     activity_ids = [ids[row["source_id"]] for row in rows]
-    status = "pending" if get_settings().reputation_api_url else "not_forwarded"
     insert_rows(db, "outbox", [{"created_at": now, "kind": "reputation", "activity_id": activity_id,
-                                "idempotency_key": f"activity:{activity_id}", "status": status, "attempts": 0,
-                                "next_attempt_at": now} for activity_id in activity_ids])
+                                "idempotency_key": f"activity:{activity_id}", "status": reputation_status(),
+                                "attempts": 0, "next_attempt_at": now} for activity_id in activity_ids])
     return activity_ids
+
+
+def activity_rows(activities: list[dict], now: datetime.datetime) -> list[dict]:
+    """Activities (record_activity's arguments as dicts) as complete `activity` rows."""
+    return [{"created_at": now, "platform": "twitch", "channel_id": None, "channel_login": None, "user_id": None,
+             "user_login": None, "user_name": None, **activity, "details": activity.get("details") or {},
+             "source_id": as_text(activity.get("source_id"))} for activity in activities]
+
+
+def reputation_status() -> str:
+    """The status a new activity's reputation outbox row starts with."""
+    return "pending" if get_settings().reputation_api_url else "not_forwarded"
 
 
 def enqueue(db, kind: str, body: dict, *, url: str | None = None, idempotency_key: str) -> int:
