@@ -164,10 +164,7 @@ class HelixClient:
         return HelixResponse(status, headers, body, "HIT")
 
     def _fill(self, call: HelixCall, key: str, ttl: float) -> HelixResponse:
-        """The one fetch of a miss. Looks again first: a flight that just ended may have stored it."""
-        response = self._lookup(key)
-        if response is not None:
-            return response
+        """The one fetch of a miss, unless the answer came in meanwhile (see _replica_lock)."""
         with self._replica_lock(key) as response:
             if response is not None:
                 return response
@@ -180,13 +177,15 @@ class HelixClient:
     @contextmanager
     def _replica_lock(self, key: str) -> Iterator[HelixResponse | None]:
         """With Redis, replicas coalesce too: the first takes a short lock and fetches; the others
-        wait for its cache entry (yielded) and fetch themselves only if it does not come in time."""
+        wait for its cache entry (yielded) and fetch themselves only if it does not come in time.
+        The holder of the lock looks in the cache once more (yielded): a fetch that ended just
+        before, here or in another replica, stored its answer before letting the lock go."""
         client = redis_client.get_redis()
         lock = redis_client.key("helix-lock", key)
         timeout = self.settings.helix_timeout_s
         if client is None or client.set(lock, b"1", nx=True, px=max(1, int(timeout * 1000))):
             try:
-                yield None
+                yield self._lookup(key)
             finally:
                 if client is not None:
                     client.delete(lock)

@@ -102,3 +102,25 @@ def test_an_instance_waits_for_the_replica_already_fetching_the_same_miss(instan
     finisher.join()
     assert (answer.cache, answer.body) == ("HIT", b'{"data":[9]}')
     assert len(mock.calls) == 0
+
+
+def test_an_instance_that_gets_the_lock_just_after_another_finished_uses_its_answer(instances, monkeypatch):
+    """Replica two misses; before it takes the lock, replica one fetches, stores and lets the
+    lock go: two then finds the answer in the cache instead of fetching it again."""
+    (one, two), mock = instances
+    mock.add(responses.GET, f"{HELIX}/users", json={"data": [{"id": "3"}]})
+    mock.add(responses.POST, f"{ID}/token", json={"access_token": "app-token", "expires_in": 3600})
+    call = HelixCall("GET", "users", [("id", "3")], None, {}, None)
+    client, raced = redis_client.get_redis(), []
+    take_lock, helix_lock = client.set, redis_client.key("helix-lock", "")
+
+    def one_finishes_first(name, value, **options):
+        if name.startswith(helix_lock) and not raced:
+            raced.append("racing")
+            raced[0] = one.request(call).cache
+        return take_lock(name, value, **options)
+
+    monkeypatch.setattr(client, "set", one_finishes_first)
+    assert two.request(call).cache == "HIT"
+    assert raced == ["MISS"]
+    assert len([c for c in mock.calls if c.request.url.startswith(HELIX)]) == 1
