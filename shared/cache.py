@@ -64,25 +64,25 @@ class RedisCache:
         self.client = client
         self.namespace = namespace
 
-    def _key(self, key: str) -> str:
+    def redis_key(self, key: str) -> str:
         return redis_client.key("cache", self.namespace, key)
 
     def get(self, key: str) -> bytes | None:
-        return self.client.get(self._key(key))
+        return self.client.get(self.redis_key(key))
 
     def get_with_ttl(self, key: str) -> tuple[bytes | None, float]:
         """The value and the seconds it has left, in one round trip."""
         pipeline = self.client.pipeline(transaction=False)
-        pipeline.get(self._key(key))
-        pipeline.pttl(self._key(key))
+        pipeline.get(self.redis_key(key))
+        pipeline.pttl(self.redis_key(key))
         value, left_ms = pipeline.execute()
         return (value, left_ms / 1000) if value is not None and left_ms > 0 else (None, 0.0)
 
     def set(self, key: str, value: bytes, ttl: float) -> None:
-        self.client.set(self._key(key), value, px=max(1, int(ttl * 1000)))
+        self.client.set(self.redis_key(key), value, px=max(1, int(ttl * 1000)))
 
     def delete(self, key: str) -> None:
-        self.client.delete(self._key(key))
+        self.client.delete(self.redis_key(key))
 
     def clear(self) -> None:
         pattern = redis_client.key("cache", self.namespace, "*")
@@ -100,14 +100,35 @@ class NearCache:
 
     def get(self, key: str) -> bytes | None:
         value = self.local.get(key)
-        if value is None:
-            value, ttl = self.shared.get_with_ttl(key)
-            if value is not None:
-                self.local.set(key, value, ttl)
-        return value
+        return value if value is not None else self._keep(key, *self.shared.get_with_ttl(key))
+
+    def _keep(self, key: str, value: bytes | None, ttl: float) -> bytes | None:
+        """A value read from Redis, kept here for the `ttl` seconds Redis still keeps it."""
+        if value is not None and ttl > 0:
+            self.local.set(key, value, ttl)
+            return value
+        return None
 
     def set(self, key: str, value: bytes, ttl: float) -> None:
         self.shared.set(key, value, ttl)
+        self.local.set(key, value, ttl)
+
+    def lock_and_get(self, key: str, lock: str, lock_ttl: float) -> tuple[bool, bytes | None]:
+        """In one round trip: take `lock` (a Redis key; SET NX, expiring after lock_ttl) and read
+        the value. Returns (whether this caller took the lock, the value stored now)."""
+        pipeline = self.shared.client.pipeline(transaction=False)
+        pipeline.set(lock, b"1", nx=True, px=max(1, int(lock_ttl * 1000)))
+        pipeline.get(self.shared.redis_key(key))
+        pipeline.pttl(self.shared.redis_key(key))
+        taken, value, left_ms = pipeline.execute()
+        return bool(taken), self._keep(key, value, left_ms / 1000)
+
+    def set_and_unlock(self, key: str, value: bytes, ttl: float, lock: str) -> None:
+        """Store the value, then release `lock`, in one round trip."""
+        pipeline = self.shared.client.pipeline(transaction=False)
+        pipeline.set(self.shared.redis_key(key), value, px=max(1, int(ttl * 1000)))
+        pipeline.delete(lock)
+        pipeline.execute()
         self.local.set(key, value, ttl)
 
     def delete(self, key: str) -> None:

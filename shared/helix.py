@@ -15,7 +15,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import requests
@@ -23,7 +22,7 @@ from requests.structures import CaseInsensitiveDict
 
 from modules.twitch.helix import error_message, next_cursor, parse_ratelimit
 from shared import redis_client
-from shared.cache import Cache, get_cache
+from shared.cache import Cache, NearCache, get_cache
 from shared.crypto import digest
 from shared.helix_breaker import CircuitBreaker, CircuitOpen
 from shared.helix_cache import SingleFlight, cache_key, cache_ttls, decode_entry, encode_entry
@@ -157,45 +156,47 @@ class HelixClient:
         return get_cache("helix", self.settings.helix_cache_max_entries, near=True)
 
     def _lookup(self, key: str) -> HelixResponse | None:
-        raw = self._cache().get(key)
-        if raw is None:
-            return None
-        status, headers, body = decode_entry(raw)
-        return HelixResponse(status, headers, body, "HIT")
+        return _answer(self._cache().get(key))
 
     def _fill(self, call: HelixCall, key: str, ttl: float) -> HelixResponse:
-        """The one fetch of a miss, unless the answer came in meanwhile (see _replica_lock)."""
-        with self._replica_lock(key) as response:
-            if response is not None:
-                return response
-            response = self._fetch(call, "MISS")
-            if response.ok:
-                headers = {name: value for name, value in response.headers.items() if name == "Content-Type"}
-                self._cache().set(key, encode_entry(response.status, headers, response.body), ttl)
-            return response
+        """The one fetch of a miss. Looks again first: a flight that just ended may have stored it."""
+        cache = self._cache()
+        if isinstance(cache, NearCache):
+            return self._fill_shared(call, key, ttl, cache)
+        return self._lookup(key) or self._fetch_and_store(call, key, ttl, cache)
 
-    @contextmanager
-    def _replica_lock(self, key: str) -> Iterator[HelixResponse | None]:
+    def _fill_shared(self, call: HelixCall, key: str, ttl: float, cache: NearCache) -> HelixResponse:
         """With Redis, replicas coalesce too: the first takes a short lock and fetches; the others
-        wait for its cache entry (yielded) and fetch themselves only if it does not come in time.
-        The holder of the lock looks in the cache once more (yielded): a fetch that ended just
-        before, here or in another replica, stored its answer before letting the lock go."""
-        client = redis_client.get_redis()
-        lock = redis_client.key("helix-lock", key)
+        wait for its cache entry and fetch themselves only if it does not come in time. The lock
+        is taken and the cache read in one round trip: a fetch that ended just before, here or in
+        another replica, stored its answer before letting the lock go."""
+        client, lock = redis_client.get_redis(), redis_client.key("helix-lock", key)
         timeout = self.settings.helix_timeout_s
-        if client is None or client.set(lock, b"1", nx=True, px=max(1, int(timeout * 1000))):
+        locked, raw = cache.lock_and_get(key, lock, timeout)
+        if locked and raw is None:
             try:
-                yield self._lookup(key)
-            finally:
-                if client is not None:
-                    client.delete(lock)
-            return
+                response = self._fetch(call, "MISS")
+            except BaseException:
+                client.delete(lock)
+                raise
+            if response.ok:
+                cache.set_and_unlock(key, _entry(response), ttl, lock)
+            else:
+                client.delete(lock)
+            return response
+        if locked:
+            client.delete(lock)
         deadline = time.monotonic() + min(timeout, REPLICA_WAIT_MAX_S)
-        response = None
-        while response is None and time.monotonic() < deadline and client.exists(lock):
+        while raw is None and time.monotonic() < deadline and client.exists(lock):
             time.sleep(0.02)
-            response = self._lookup(key)
-        yield response or self._lookup(key)
+            raw = cache.get(key)
+        return _answer(raw or cache.get(key)) or self._fetch_and_store(call, key, ttl, cache)
+
+    def _fetch_and_store(self, call: HelixCall, key: str, ttl: float, cache: Cache) -> HelixResponse:
+        response = self._fetch(call, "MISS")
+        if response.ok:
+            cache.set(key, _entry(response), ttl)
+        return response
 
     # --- the upstream call with its retries -------------------------------------------------
     def _fetch(self, call: HelixCall, label: str) -> HelixResponse:
@@ -311,6 +312,20 @@ class HelixClient:
         now = time.time()
         until = limit.reset if limit is not None and limit.reset is not None else now + UNKNOWN_RESET_PAUSE_S
         self.limiter.pause_until(bucket, max(until, now), 0)
+
+
+def _entry(response: HelixResponse) -> bytes:
+    """A 2xx answer as the cache keeps it (its body and Content-Type)."""
+    headers = {name: value for name, value in response.headers.items() if name == "Content-Type"}
+    return encode_entry(response.status, headers, response.body)
+
+
+def _answer(raw: bytes | None) -> HelixResponse | None:
+    """A cache entry as the answer it serves."""
+    if raw is None:
+        return None
+    status, headers, body = decode_entry(raw)
+    return HelixResponse(status, headers, body, "HIT")
 
 
 _client: HelixClient | None = None

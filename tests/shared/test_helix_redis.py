@@ -9,7 +9,7 @@ import redis
 import responses
 
 from shared import redis_client
-from shared.cache import get_cache
+from shared.cache import NearCache, get_cache
 from shared.helix import HelixCall, HelixClient, HelixUnavailable
 from shared.helix_cache import cache_key, encode_entry
 from shared.ratelimit import RedisRateLimiter
@@ -111,16 +111,26 @@ def test_an_instance_that_gets_the_lock_just_after_another_finished_uses_its_ans
     mock.add(responses.GET, f"{HELIX}/users", json={"data": [{"id": "3"}]})
     mock.add(responses.POST, f"{ID}/token", json={"access_token": "app-token", "expires_in": 3600})
     call = HelixCall("GET", "users", [("id", "3")], None, {}, None)
-    client, raced = redis_client.get_redis(), []
-    take_lock, helix_lock = client.set, redis_client.key("helix-lock", "")
+    raced, lock_and_get = [], NearCache.lock_and_get
 
-    def one_finishes_first(name, value, **options):
-        if name.startswith(helix_lock) and not raced:
+    def one_finishes_first(cache, *args):
+        if not raced:
             raced.append("racing")
             raced[0] = one.request(call).cache
-        return take_lock(name, value, **options)
+        return lock_and_get(cache, *args)
 
-    monkeypatch.setattr(client, "set", one_finishes_first)
+    monkeypatch.setattr(NearCache, "lock_and_get", one_finishes_first)
     assert two.request(call).cache == "HIT"
     assert raced == ["MISS"]
     assert len([c for c in mock.calls if c.request.url.startswith(HELIX)]) == 1
+    assert list(redis_client.get_redis().scan_iter(match=redis_client.key("helix-lock", "*"))) == []
+
+
+def test_an_error_answer_is_not_cached_and_lets_the_lock_go(instances):
+    (one, two), mock = instances
+    mock.add(responses.GET, f"{HELIX}/users", status=404, json={"error": "Not Found", "status": 404, "message": "x"})
+    mock.add(responses.POST, f"{ID}/token", json={"access_token": "app-token", "expires_in": 3600})
+    call = HelixCall("GET", "users", [("id", "4")], None, {}, None)
+    assert (one.request(call).status, two.request(call).status) == (404, 404)
+    assert len([c for c in mock.calls if c.request.url.startswith(HELIX)]) == 2
+    assert list(redis_client.get_redis().scan_iter(match=redis_client.key("helix-lock", "*"))) == []
