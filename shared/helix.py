@@ -270,10 +270,16 @@ class HelixClient:
         return headers
 
     def _session(self) -> requests.Session:
-        """This thread's session: its connections to Twitch are kept alive and reused."""
+        """This thread's session: its connections to Twitch are kept alive and reused. The proxy
+        and CA bundle the environment gives for TWITCH_HELIX_URL are read once, as requests would
+        read them (it would otherwise scan the environment again on every call)."""
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+            environment = session.merge_environment_settings(self.settings.twitch_helix_url, {}, None, None, None)
+            session.proxies.update(environment["proxies"])
+            session.verify = environment["verify"]
+            session.trust_env = False
         return session
 
     def _backoff(self, failures: int) -> float:
