@@ -57,6 +57,11 @@ class MemoryCache:
         return len(self._data)
 
 
+def _milliseconds(seconds: float) -> int:
+    """A Redis expiry (PX) of at least 1 ms."""
+    return max(1, int(seconds * 1000))
+
+
 class RedisCache:
     """Shared by every process and replica; keys live under REDIS_KEY_PREFIX + namespace."""
 
@@ -79,7 +84,7 @@ class RedisCache:
         return (value, left_ms / 1000) if value is not None and left_ms > 0 else (None, 0.0)
 
     def set(self, key: str, value: bytes, ttl: float) -> None:
-        self.client.set(self.redis_key(key), value, px=max(1, int(ttl * 1000)))
+        self.client.set(self.redis_key(key), value, px=_milliseconds(ttl))
 
     def delete(self, key: str) -> None:
         self.client.delete(self.redis_key(key))
@@ -117,7 +122,7 @@ class NearCache:
         """In one round trip: take `lock` (a Redis key; SET NX, expiring after lock_ttl) and read
         the value. Returns (whether this caller took the lock, the value stored now)."""
         pipeline = self.shared.client.pipeline(transaction=False)
-        pipeline.set(lock, b"1", nx=True, px=max(1, int(lock_ttl * 1000)))
+        pipeline.set(lock, b"1", nx=True, px=_milliseconds(lock_ttl))
         pipeline.get(self.shared.redis_key(key))
         pipeline.pttl(self.shared.redis_key(key))
         taken, value, left_ms = pipeline.execute()
@@ -126,7 +131,7 @@ class NearCache:
     def set_and_unlock(self, key: str, value: bytes, ttl: float, lock: str) -> None:
         """Store the value, then release `lock`, in one round trip."""
         pipeline = self.shared.client.pipeline(transaction=False)
-        pipeline.set(self.shared.redis_key(key), value, px=max(1, int(ttl * 1000)))
+        pipeline.set(self.shared.redis_key(key), value, px=_milliseconds(ttl))
         pipeline.delete(lock)
         pipeline.execute()
         self.local.set(key, value, ttl)
