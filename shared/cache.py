@@ -95,6 +95,18 @@ class RedisCache:
             self.client.delete(found)
 
 
+_GET_OR_LOCK_LUA = """
+local value = redis.call('GET', KEYS[1])
+if value then
+  return {value, 0, redis.call('PTTL', KEYS[1])}
+end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  return {false, 1, 0}
+end
+return {false, 0, 0}
+"""
+
+
 class NearCache:
     """A Redis cache fronted by this process's memory: a value read from Redis is kept here until
     Redis expires it, so reading it again costs no round trip. For values that are written once
@@ -102,6 +114,7 @@ class NearCache:
 
     def __init__(self, shared: RedisCache, max_entries: int):
         self.shared, self.local = shared, MemoryCache(max_entries)
+        self._get_or_lock = shared.client.register_script(_GET_OR_LOCK_LUA)
 
     def get(self, key: str) -> bytes | None:
         value = self.local.get(key)
@@ -118,15 +131,13 @@ class NearCache:
         self.shared.set(key, value, ttl)
         self.local.set(key, value, ttl)
 
-    def lock_and_get(self, key: str, lock: str, lock_ttl: float) -> tuple[bool, bytes | None]:
-        """In one round trip: take `lock` (a Redis key; SET NX, expiring after lock_ttl) and read
-        the value. Returns (whether this caller took the lock, the value stored now)."""
-        pipeline = self.shared.client.pipeline(transaction=False)
-        pipeline.set(lock, b"1", nx=True, px=_milliseconds(lock_ttl))
-        pipeline.get(self.shared.redis_key(key))
-        pipeline.pttl(self.shared.redis_key(key))
-        taken, value, left_ms = pipeline.execute()
-        return bool(taken), self._keep(key, value, left_ms / 1000)
+    def get_or_lock(self, key: str, lock: str, lock_ttl: float) -> tuple[bytes | None, bool]:
+        """In one round trip (a script, so nothing comes in between): the value stored now, or
+        else `lock` (a Redis key, SET NX, expiring after lock_ttl) taken if it was free. Returns
+        (the value, whether this caller took the lock)."""
+        value, taken, left_ms = self._get_or_lock(keys=[self.shared.redis_key(key), lock],
+                                                  args=[_milliseconds(lock_ttl)])
+        return self._keep(key, value, left_ms / 1000), bool(taken)
 
     def set_and_unlock(self, key: str, value: bytes, ttl: float, lock: str) -> None:
         """Store the value, then release `lock`, in one round trip."""

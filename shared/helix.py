@@ -141,7 +141,8 @@ class HelixClient:
             return self._fetch(call, "BYPASS")
         key = cache_key(call.method, call.path, call.params, self._scope(call)[0])
         endpoint = endpoint_label(call.path)
-        response = self._lookup(key)
+        cache = self._cache()  # with Redis, only this process's copy here: the miss path reads Redis
+        response = _answer(cache.local.get(key) if isinstance(cache, NearCache) else cache.get(key))
         if response is not None:
             CACHE.labels(endpoint, "hit").inc()
             return response
@@ -167,13 +168,13 @@ class HelixClient:
 
     def _fill_shared(self, call: HelixCall, key: str, ttl: float, cache: NearCache) -> HelixResponse:
         """With Redis, replicas coalesce too: the first takes a short lock and fetches; the others
-        wait for its cache entry and fetch themselves only if it does not come in time. The lock
-        is taken and the cache read in one round trip: a fetch that ended just before, here or in
+        wait for its cache entry and fetch themselves only if it does not come in time. Reading
+        the cache and taking the lock are one step: a fetch that ended just before, here or in
         another replica, stored its answer before letting the lock go."""
         client, lock = redis_client.get_redis(), redis_client.key("helix-lock", key)
         timeout = self.settings.helix_timeout_s
-        locked, raw = cache.lock_and_get(key, lock, timeout)
-        if locked and raw is None:
+        raw, locked = cache.get_or_lock(key, lock, timeout)
+        if locked:
             try:
                 response = self._fetch(call, "MISS")
             except BaseException:
@@ -184,8 +185,6 @@ class HelixClient:
             else:
                 client.delete(lock)
             return response
-        if locked:
-            client.delete(lock)
         deadline = time.monotonic() + min(timeout, REPLICA_WAIT_MAX_S)
         while raw is None and time.monotonic() < deadline and client.exists(lock):
             time.sleep(0.02)

@@ -111,15 +111,15 @@ def test_an_instance_that_gets_the_lock_just_after_another_finished_uses_its_ans
     mock.add(responses.GET, f"{HELIX}/users", json={"data": [{"id": "3"}]})
     mock.add(responses.POST, f"{ID}/token", json={"access_token": "app-token", "expires_in": 3600})
     call = HelixCall("GET", "users", [("id", "3")], None, {}, None)
-    raced, lock_and_get = [], NearCache.lock_and_get
+    raced, get_or_lock = [], NearCache.get_or_lock
 
     def one_finishes_first(cache, *args):
         if not raced:
             raced.append("racing")
             raced[0] = one.request(call).cache
-        return lock_and_get(cache, *args)
+        return get_or_lock(cache, *args)
 
-    monkeypatch.setattr(NearCache, "lock_and_get", one_finishes_first)
+    monkeypatch.setattr(NearCache, "get_or_lock", one_finishes_first)
     assert two.request(call).cache == "HIT"
     assert raced == ["MISS"]
     assert len([c for c in mock.calls if c.request.url.startswith(HELIX)]) == 1
@@ -133,4 +133,15 @@ def test_an_error_answer_is_not_cached_and_lets_the_lock_go(instances):
     call = HelixCall("GET", "users", [("id", "4")], None, {}, None)
     assert (one.request(call).status, two.request(call).status) == (404, 404)
     assert len([c for c in mock.calls if c.request.url.startswith(HELIX)]) == 2
+    assert list(redis_client.get_redis().scan_iter(match=redis_client.key("helix-lock", "*"))) == []
+
+
+def test_an_answer_another_process_stored_is_served_without_a_lock(instances):
+    (_, two), mock = instances
+    call = HelixCall("GET", "users", [("id", "5")], None, {}, None)
+    key = cache_key("GET", "users", call.params, two._scope(call)[0])
+    get_cache("helix").set(key, encode_entry(200, {"Content-Type": "application/json"}, b'{"data":[5]}'), 60)
+    answer = two.request(call)
+    assert (answer.cache, answer.body) == ("HIT", b'{"data":[5]}')
+    assert len(mock.calls) == 0
     assert list(redis_client.get_redis().scan_iter(match=redis_client.key("helix-lock", "*"))) == []
