@@ -199,8 +199,10 @@ def server_env(var_dir: str, database_url: str, port: int, args) -> dict:
 def start_server(env: dict, port: int) -> subprocess.Popen:
     cli = [sys.executable, "-m", "shared.cli"]
     subprocess.run(cli + ["migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
-    server = subprocess.Popen(cli + ["web", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = Path(env["WADDLEBOT_VAR_DIR"]) / "web.log"  # a file, not a pipe: nothing reads it during the run
+    with log.open("wb") as output:
+        server = subprocess.Popen(cli + ["web", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=output)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -208,7 +210,7 @@ def start_server(env: dict, port: int) -> subprocess.Popen:
             return server
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError("the web server exited: " + server.stderr.read().decode()[-2000:]) from None
+                raise RuntimeError("the web server exited: " + log.read_text(errors="replace")[-2000:]) from None
             time.sleep(0.2)
     server.kill()
     raise RuntimeError("the web server did not start within 60 s")
