@@ -264,12 +264,6 @@ def batch_items(*, message_id: str, subscription: Mapping, events: list, transpo
             for index, event in enumerate(batch_events(events))]
 
 
-def record_batch(db, *, message_id: str, subscription: Mapping, events: list, transport: str) -> int:
-    """Store a batched payload; returns how many of its items were new."""
-    return sum(record_notifications(db, batch_items(message_id=message_id, subscription=subscription,
-                                                    events=events, transport=transport)))
-
-
 def store_notifications(db, jobs: list[list[Incoming]]) -> list[int]:
     """GroupCommit's writer: many requests' notifications in one transaction; per request, how
     many of its items were new."""

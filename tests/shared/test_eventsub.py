@@ -93,10 +93,11 @@ def test_raid_credits_the_raider_in_the_raided_channel(db):
 def test_batch_items_are_deduplicated_one_by_one(db):
     events = [{"id": f"e{i}", "data": sample_event("channel.follow", rng=RNG)} for i in range(3)]
     subscription = subscription_object("channel.follow")
-    assert eventsub.record_batch(db, message_id="b-1", subscription=subscription, events=events,
-                                 transport="webhook") == 3
-    assert eventsub.record_batch(db, message_id="b-1", subscription=subscription, events=events + [
-        {"id": "e3", "data": sample_event("channel.follow", rng=RNG)}], transport="webhook") == 1
+    assert sum(eventsub.record_notifications(db, eventsub.batch_items(
+        message_id="b-1", subscription=subscription, events=events, transport="webhook"))) == 3
+    assert sum(eventsub.record_notifications(db, eventsub.batch_items(
+        message_id="b-1", subscription=subscription, transport="webhook",
+        events=events + [{"id": "e3", "data": sample_event("channel.follow", rng=RNG)}]))) == 1
     assert db(db.eventsub_event).count() == 4 and db(db.activity).count() == 4
 
 
