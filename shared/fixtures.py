@@ -22,14 +22,16 @@ def json_error(status: int, message: str, **extra) -> HTTP:
     return HTTP(status, body=body, headers={"Content-Type": "application/json"})
 
 
-def client_address() -> str:
+def client_address(environ: dict | None = None) -> str:
     """The client's IP: the reverse proxy's X-Real-IP / X-Forwarded-For when TRUST_PROXY_HEADERS is set
-    (behind nginx every request comes from nginx), else the socket's peer."""
+    (behind nginx every request comes from nginx), else the socket's peer. `environ`: the current
+    request's by default."""
+    environ = request.environ if environ is None else environ
     if get_settings().trust_proxy_headers:
-        forwarded = request.headers.get("X-Real-IP") or request.headers.get("X-Forwarded-For", "").split(",")[0]
+        forwarded = environ.get("HTTP_X_REAL_IP") or environ.get("HTTP_X_FORWARDED_FOR", "").split(",")[0]
         if forwarded.strip():
             return forwarded.strip()
-    return request.environ.get("REMOTE_ADDR") or "unknown"
+    return environ.get("REMOTE_ADDR") or "unknown"
 
 
 def wants_html() -> bool:

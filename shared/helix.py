@@ -9,6 +9,7 @@ one upstream call) and is retried on 429 (after Ratelimit-Reset) and, for idempo
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -40,7 +41,7 @@ from shared.registry import NotConfigured
 from shared.settings import Settings, get_settings
 from shared.tokens import get_app_token
 
-__all__ = ["HelixResponse", "HelixUnavailable", "HelixError", "helix_request", "helix_paginate",
+__all__ = ["HelixResponse", "HelixUnavailable", "HelixError", "helix_request", "helix_cached", "helix_paginate",
            "get_helix_client"]
 
 log = logging.getLogger(__name__)
@@ -140,17 +141,29 @@ class HelixClient:
         if call.method != "GET" or ttl <= 0:
             return self._fetch(call, "BYPASS")
         key = cache_key(call.method, call.path, call.params, self._scope(call)[0])
-        endpoint = endpoint_label(call.path)
-        cache = self._cache()  # with Redis, only this process's copy here: the miss path reads Redis
-        response = _answer(cache.local.get(key) if isinstance(cache, NearCache) else cache.get(key))
+        response = self._hit(call.path, key)
         if response is not None:
-            CACHE.labels(endpoint, "hit").inc()
             return response
+        endpoint = endpoint_label(call.path)
         response, leader = self.flights.run(key, lambda: self._fill(call, key, ttl),
                                             on_wait=CACHE.labels(endpoint, "coalesced").inc)
         if not leader:  # served by a concurrent identical miss, without an upstream call of its own
             return replace(response, cache="HIT")
         CACHE.labels(endpoint, "hit" if response.cache == "HIT" else "miss").inc()
+        return response
+
+    def cached(self, call: HelixCall) -> HelixResponse | None:
+        """The answer `request` would serve from this process's cache (counted as a hit), or None.
+        Nothing goes upstream and Redis is not read: a None is settled by `request`."""
+        if call.method != "GET" or self.ttls.get(call.path, 0.0) <= 0:
+            return None
+        return self._hit(call.path, cache_key(call.method, call.path, call.params, self._scope(call)[0]))
+
+    def _hit(self, path: str, key: str) -> HelixResponse | None:
+        cache = self._cache()  # with Redis, only this process's copy here: the miss path reads Redis
+        response = _answer(cache.local.get(key) if isinstance(cache, NearCache) else cache.get(key))
+        if response is not None:
+            _hits(path).inc()
         return response
 
     def _cache(self) -> Cache:
@@ -319,6 +332,11 @@ class HelixClient:
         self.limiter.pause_until(bucket, max(until, now), 0)
 
 
+@functools.lru_cache(maxsize=1024)
+def _hits(path: str):
+    return CACHE.labels(endpoint_label(path), "hit")
+
+
 def _entry(response: HelixResponse) -> bytes:
     """A 2xx answer as the cache keeps it (its body and Content-Type)."""
     headers = {name: value for name, value in response.headers.items() if name == "Content-Type"}
@@ -341,6 +359,9 @@ def get_helix_client() -> HelixClient:
     """This process's pipeline, rebuilt when the settings change (tests, reloaded configuration)."""
     global _client
     settings = get_settings()
+    client = _client
+    if client is not None and client.settings is settings:  # no lock on the way of every request
+        return client
     with _client_lock:
         if _client is None or _client.settings is not settings:
             _client = HelixClient(settings)
@@ -356,8 +377,19 @@ def helix_request(method: str, path: str, *, params: Params = None, body: bytes 
     is returned. cache_ttl None → the endpoint's TTL (HELIX_CACHE_TTLS), 0 → never cached.
     Non-2xx answers are returned. Raises HelixUnavailable (retry later), NotConfigured (no app
     credentials) and whatever shared.tokens raises when the app token cannot be obtained."""
-    call = HelixCall(method.upper(), path.strip("/"), _pairs(params), body, dict(headers or {}), user_token or None)
-    return get_helix_client().request(call, cache_ttl)
+    return get_helix_client().request(_call(method, path, params, body, headers, user_token), cache_ttl)
+
+
+def helix_cached(method: str, path: str, *, params: Params = None, user_token: str | None = None
+                 ) -> HelixResponse | None:
+    """What helix_request would answer from this process's cache, or None (then ask helix_request).
+    Never waits, never goes upstream: the cheap first look of a server's hot path."""
+    return get_helix_client().cached(_call(method, path, params, None, None, user_token))
+
+
+def _call(method: str, path: str, params: Params, body: bytes | None, headers: dict[str, str] | None,
+          user_token: str | None) -> HelixCall:
+    return HelixCall(method.upper(), path.strip("/"), _pairs(params), body, dict(headers or {}), user_token or None)
 
 
 def helix_paginate(path: str, *, params: Params = None, user_token: str | None = None) -> Iterator[dict]:
