@@ -11,7 +11,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from http import HTTPStatus
+from http.client import responses as reasons
 from pathlib import Path
 
 import py4web
@@ -61,7 +61,7 @@ def _with_lanes(app):
             answer = handler(environ) if path.startswith(prefix) else None
             if answer is not None:
                 environ[LANE_ROUTE] = answer.route
-                start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", answer.headers)
+                start_response(f"{answer.status} {reasons.get(answer.status, '')}", answer.headers)
                 return [answer.body]
         body = app(environ, start_response)
         # ombott keeps a header view of the environ inside the environ: a reference cycle per
