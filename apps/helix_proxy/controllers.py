@@ -151,12 +151,20 @@ def _helix_path(path: str) -> str:
     return path
 
 
+BASE_URL = f"/{APP}/helix/"
+BASE_URL_RULE = f"{BASE_URL}<path:path>"
+
+
+def _base_url_call(environ: dict) -> CachedCall:
+    return _helix_path(environ["PATH_INFO"].removeprefix(BASE_URL)), _query(environ), _bearer(environ, required=False)
+
+
 #: route rule → the Helix call of a GET on it, for the routes whose answers are cached
 CACHED_ROUTES: dict[str, Callable[[dict], CachedCall]] = {
     f"/{APP}/users": _users_call,
     f"/{APP}/moderated-channels": _moderated_channels_call,
+    BASE_URL_RULE: _base_url_call,
 }
-BASE_URL_RULE = f"/{APP}/helix/<path:path>"
 
 
 @fast_lane(f"/{APP}/")
@@ -168,15 +176,12 @@ def cache_hits(environ: dict) -> LaneAnswer | None:
         return None
     started = time.perf_counter()
     path_info = environ.get("PATH_INFO", "")
-    base_url_path = path_info.removeprefix(BASE_URL_RULE.removesuffix("<path:path>"))
+    rule = BASE_URL_RULE if path_info.startswith(BASE_URL) else path_info
+    call = CACHED_ROUTES.get(rule)
+    if call is None:
+        return None
     try:
-        if base_url_path != path_info:
-            rule, (path, params, token) = BASE_URL_RULE, (_helix_path(base_url_path), _query(environ),
-                                                          _bearer(environ, required=False))
-        elif path_info in CACHED_ROUTES:
-            rule, (path, params, token) = path_info, CACHED_ROUTES[path_info](environ)
-        else:
-            return None
+        path, params, token = call(environ)
     except (ParamError, Refused):
         return None
     result = helix_cached("GET", path, params=params, user_token=token)
