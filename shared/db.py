@@ -14,7 +14,7 @@ import threadsafevariable
 from py4web.core import DAL, HTTP, ICECUBE
 from pydal.migrator import InDBMigrator
 
-from shared.schema import INDEXES, define_all
+from shared.schema import all_indexes, define_all
 from shared.settings import Settings, get_settings
 
 _db_lock = threading.Lock()
@@ -212,7 +212,7 @@ def migrate(settings: Settings | None = None) -> list[str]:
     """Create/alter every table and create every index, idempotently. Returns the table names."""
     db = open_db(settings or get_settings(), migrate=True)
     try:
-        for index in INDEXES:
+        for index in all_indexes():
             db.executesql(index.sql())
         db.commit()
         return list(db.tables)

@@ -7,14 +7,21 @@ Each app folder holds a `manifest.json`:
      "services": [{"name": "token_validator", "entry": "apps.twitch_auth.workers:validate_tokens",
                    "singleton": true}],                  # background services the worker runs
      "admin_pages": [{"title": "Accounts", "path": "/twitch_auth/users"}],
+     "schema": "apps.twitch_auth.schema:define",         # optional: define(db), INDEXES beside it
      "health": "apps.twitch_auth.health:check",          # optional: () -> Health
      "commands": "apps.twitch_auth.cli:commands"}        # optional: click commands for `waddlebot`
+
+A module's schema file is loaded on its own, before its package (whose controllers need the
+database): it may import pydal and `shared`, not the rest of its app.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -61,6 +68,7 @@ class Manifest:
     admin_pages: tuple[dict, ...] = ()
     health: str | None = None
     commands: str | None = None
+    schema: str | None = None
 
     def missing_settings(self, settings: Settings) -> list[str]:
         return [name for name in self.requires if not getattr(settings, name.lower(), None)]
@@ -80,6 +88,10 @@ def _parse(folder_name: str, data: dict) -> Manifest:
     unknown = [name for name in data.get("requires", []) if name not in known]
     if unknown:
         raise ManifestError(f"{folder_name}/manifest.json: unknown settings in 'requires': {', '.join(unknown)}")
+    schema = data.get("schema")
+    if schema is not None and not (isinstance(schema, str) and schema.startswith(f"apps.{folder_name}.")
+                                   and schema.count(":") == 1):
+        raise ManifestError(f"{folder_name}/manifest.json: 'schema' must be 'apps.{folder_name}.<module>:<function>'")
     try:
         services = tuple(Service(**service) for service in data.get("services", []))
     except TypeError as err:
@@ -87,7 +99,7 @@ def _parse(folder_name: str, data: dict) -> Manifest:
     return Manifest(name=data["name"], title=data["title"], version=data["version"],
                     requires=tuple(data.get("requires", [])), services=services,
                     admin_pages=tuple(data.get("admin_pages", [])), health=data.get("health"),
-                    commands=data.get("commands"))
+                    commands=data.get("commands"), schema=schema)
 
 
 def read_manifest(folder_name: str) -> Manifest:
@@ -110,6 +122,33 @@ def load_entry(entry: str):
     """'package.module:attribute' → the attribute."""
     module_name, _, attribute = entry.partition(":")
     return getattr(importlib.import_module(module_name), attribute)
+
+
+def _standalone_module(module_name: str):
+    """Import apps.<app>.<module> from its file without importing the app's package first."""
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    _, app, *rest = module_name.split(".")
+    spec = importlib.util.spec_from_file_location(module_name, APPS_FOLDER / app / ("/".join(rest) + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def module_schemas() -> list[tuple[Callable, list]]:
+    """(define(db), its INDEXES) of every module that declares a schema, in discovery order."""
+    schemas = []
+    for manifest in discover():
+        if manifest.schema:
+            module_name, _, function = manifest.schema.partition(":")
+            module = _standalone_module(module_name)
+            schemas.append((getattr(module, function), list(getattr(module, "INDEXES", []))))
+    return schemas
 
 
 def import_errors() -> dict[str, str]:

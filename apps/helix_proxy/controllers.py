@@ -25,7 +25,7 @@ from modules.twitch.helix import (
 )
 from modules.twitch.oauth import OAuthError
 from shared.fixtures import client_address
-from shared.helix import HelixResponse, HelixUnavailable, helix_cached, helix_request
+from shared.helix.client import HelixResponse, HelixUnavailable, helix_cached, helix_request
 from shared.registry import ModuleError, NotConfigured
 from shared.web import LaneAnswer, fast_lane
 

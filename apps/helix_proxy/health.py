@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.helix import get_helix_client
-from shared.helix_breaker import CLOSED
+from shared.helix.breaker import CLOSED
+from shared.helix.client import get_helix_client
 from shared.redis_client import get_redis
 from shared.registry import Health
 

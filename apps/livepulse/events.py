@@ -10,7 +10,7 @@ from apps.livepulse.params import InputError
 from modules.twitch.oauth import OAuthError
 from modules.youtube.urls import video_id, watch_url
 from shared.db import utcnow
-from shared.helix import HelixUnavailable
+from shared.helix.client import HelixUnavailable
 from shared.registry import ModuleError
 
 PLATFORMS = ("auto", "youtube", "twitch")

@@ -17,7 +17,7 @@ from apps.livepulse.samples import Reading, last_ts, record_poll
 from modules.twitch.oauth import OAuthError
 from modules.youtube.data_api import MAX_IDS_PER_CALL, QuotaExceeded, YouTubeApiError, YouTubeDataApi
 from shared.db import get_db, transaction, utcnow
-from shared.helix import HelixUnavailable
+from shared.helix.client import HelixUnavailable
 from shared.registry import ModuleError, NotConfigured
 from shared.settings import get_settings
 

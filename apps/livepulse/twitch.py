@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.helix import helix_request
+from shared.helix.client import helix_request
 
 LOGIN = re.compile(r"^[A-Za-z0-9_]{3,25}$")
 MAX_LOGINS_PER_CALL = 100

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from apps.twitch_chat import reco
 from modules.twitch.commands import ChatCommand, CommandRegistry
-from shared import reco
 from shared.db import get_db, transaction
 
 registry = CommandRegistry()

@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 from py4web import action, request, response
 from py4web.core import redirect
 
-from shared import reco
+from apps.twitch_chat import reco
+from apps.twitch_chat.reco import RecoError
 from shared.fixtures import admin, db, json_error
-from shared.reco import RecoError
 from shared.settings import get_settings
 
 #: the queue page's buttons: operation → (label, status it sets); "delete" removes the row

@@ -7,10 +7,11 @@ import logging
 import threading
 import time
 
+from apps.twitch_chat import reco
 from apps.twitch_chat.commands import registry
 from modules.twitch.chat_client import ChatAuthError, ChatClient, channel_name
 from modules.twitch.irc import ChatMessage, IrcMessage
-from shared import reco, tokens
+from shared import tokens
 from shared.db import get_db, transaction, utcnow
 from shared.registry import NeedsReauth, NotConfigured
 from shared.settings import get_settings

@@ -1,3 +1,4 @@
 """twitch_webhooks: EventSub webhooks and WebSocket, channels, subscriptions, activities, hub."""
 
-from . import channels, events, hub, subscriptions, webhook  # noqa: F401
+from . import channels, events, subscriptions, webhook  # noqa: F401
+from .hub import routes  # noqa: F401

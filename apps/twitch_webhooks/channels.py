@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 from py4web import action, request, response
 from py4web.core import redirect
 
+from apps.twitch_webhooks.eventsub import store as eventsub
+from apps.twitch_webhooks.eventsub.helix import callback_url, ensure_standard
 from modules.twitch.eventsub import REQUIRED_SCOPES, STANDARD_TYPES
-from shared import eventsub
 from shared.db import utcnow
-from shared.eventsub_helix import callback_url, ensure_standard
 from shared.fixtures import admin, db, json_error
-from shared.helix import helix_request
+from shared.helix.client import helix_request
 
 from .errors import back_to, body_fields, is_form, twitch_errors
 from .queries import iso

@@ -9,8 +9,8 @@ import uuid
 import click
 import requests
 
+from apps.twitch_webhooks.eventsub.helix import callback_url
 from modules.twitch import eventsub as wire
-from shared.eventsub_helix import callback_url
 from shared.settings import get_settings
 
 from .console import console

@@ -14,9 +14,11 @@ import shlex
 
 import click
 
-from shared import hub_accounts, hub_interests, hub_subscriptions
+from apps.twitch_webhooks.hub import accounts as hub_accounts
+from apps.twitch_webhooks.hub import interests as hub_interests
+from apps.twitch_webhooks.hub import subscriptions as hub_subscriptions
 from shared.db import get_db, transaction
-from shared.helix import HelixError, HelixUnavailable
+from shared.helix.client import HelixError, HelixUnavailable
 from shared.registry import ModuleError
 from shared.settings import SettingsError, get_settings
 from shared.tokens import UnknownAccount

@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 from py4web import request
 from py4web.core import HTTP, redirect
 
+from apps.twitch_webhooks.eventsub.helix import ScopeProblem
 from modules.twitch.helix import error_message
 from modules.twitch.oauth import OAuthError
-from shared.eventsub_helix import ScopeProblem
 from shared.fixtures import json_error
-from shared.helix import HelixError, HelixUnavailable
+from shared.helix.client import HelixError, HelixUnavailable
 from shared.registry import ModuleError, NotConfigured
 
 #: Twitch's refusals passed on with their status; other upstream errors are 502

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from apps.twitch_webhooks.eventsub.helix import callback_url
+from apps.twitch_webhooks.hub.service import health_data
 from shared.db import get_db
-from shared.eventsub_helix import callback_url
-from shared.hub import health_data
 from shared.registry import Health
 from shared.settings import get_settings
 

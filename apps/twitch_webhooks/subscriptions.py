@@ -8,7 +8,7 @@ import re
 from py4web import action, request, response
 from py4web.core import HTTP
 
-from shared.eventsub_helix import callback_url, check_scopes, create, delete, list_twitch, sync_listed
+from apps.twitch_webhooks.eventsub.helix import callback_url, check_scopes, create, delete, list_twitch, sync_listed
 from shared.fixtures import admin, db, json_error
 from shared.settings import get_settings
 

@@ -12,8 +12,8 @@ import logging
 from prometheus_client import Counter
 from py4web import action, request, response
 
+from apps.twitch_webhooks.eventsub import store as eventsub
 from modules.twitch import eventsub as wire
-from shared import eventsub
 from shared.db import GroupCommit
 from shared.fixtures import db, json_error
 from shared.settings import get_settings

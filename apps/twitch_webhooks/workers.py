@@ -6,10 +6,10 @@ import os
 import socket
 import threading
 
-from shared import hub
-from shared.hub_forwarder import fan_out, forward_webhooks
-from shared.hub_server import HubServer
-from shared.hub_transport import TransportManager
+from apps.twitch_webhooks.hub import service as hub
+from apps.twitch_webhooks.hub.forwarder import fan_out, forward_webhooks
+from apps.twitch_webhooks.hub.server import HubServer
+from apps.twitch_webhooks.hub.transport import TransportManager
 from shared.settings import get_settings
 
 

@@ -1,14 +1,16 @@
-"""Every table of the system, defined in one place: one file per area in this package, each with
-`define(db)` and `INDEXES`. The core owns migrations; `core` comes first, the others by name."""
+"""The core's tables (`core`, `twitch`: what several modules share) and, after them, the tables
+each module declares in its manifest ("schema": "apps.<app>.schema:define", with an `INDEXES`
+list beside the function). The core owns migrations: `shared.db.migrate` defines and migrates all
+of them; apps never migrate."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
 
-AREAS = [importlib.import_module(f"{__name__}.{info.name}")
-         for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: (info.name != "core", info.name))]
+from shared.schema import core, twitch
+
+CORE_AREAS = (core, twitch)
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,17 @@ class Index:
         return f"CREATE {unique}INDEX IF NOT EXISTS {self.name} ON {self.table} ({', '.join(self.columns)});"
 
 
+def areas() -> list[tuple[Callable, list]]:
+    """(define(db), INDEXES) of the core's areas, then of each module's schema (registry order)."""
+    from shared.registry import module_schemas
+
+    return [*((area.define, area.INDEXES) for area in CORE_AREAS), *module_schemas()]
+
+
 def define_all(db) -> None:
-    for area in AREAS:
-        area.define(db)
+    for define, _ in areas():
+        define(db)
 
 
-INDEXES: list[Index] = [Index(*spec) for area in AREAS for spec in area.INDEXES]
+def all_indexes() -> list[Index]:
+    return [Index(*spec) for _, indexes in areas() for spec in indexes]

@@ -1,4 +1,4 @@
-"""Core tables: activities, the outbox, admin magic links, worker heartbeats, service locks."""
+"""Core tables: activities, the outbox, admin magic links, worker heartbeats."""
 
 from pydal import Field
 

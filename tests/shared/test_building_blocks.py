@@ -13,7 +13,7 @@ from shared.db import GroupCommit, get_db, insert_rows, migrate, utcnow
 from shared.logs import configure_logging
 from shared.ratelimit import MemoryRateLimiter, RedisRateLimiter, allow, get_rate_limiter
 from shared.redis_client import get_redis
-from shared.schema import INDEXES
+from shared.schema import all_indexes
 from shared.settings import get_settings
 from tests.waiting import wait_until
 
@@ -131,7 +131,7 @@ def test_migrate_is_idempotent_and_creates_every_index(db):
         names = {row[0] for row in database.executesql("SELECT name FROM sqlite_master WHERE type='index'")}
     else:
         names = {row[0] for row in database.executesql("SELECT indexname FROM pg_indexes")}
-    assert {index.name for index in INDEXES} <= names
+    assert {index.name for index in all_indexes()} <= names
 
 
 def test_sqlite_runs_in_wal_mode(db):

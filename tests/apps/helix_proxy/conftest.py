@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 import responses
 
-from shared.helix import get_helix_client
+from shared.helix.client import get_helix_client
 
 HELIX = "https://helix.test/helix"
 ID = "https://id.test/oauth2"

@@ -10,7 +10,7 @@ import requests
 import responses
 from webob import Request, Response
 
-from shared.helix import get_helix_client
+from shared.helix.client import get_helix_client
 from shared.registry import load_entry
 
 USERS = b'{"data":[{"id":"141981764","login":"twitchdev","display_name":"TwitchDev"}]}'

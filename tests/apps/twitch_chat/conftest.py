@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import responses
 
-from shared import reco
+from apps.twitch_chat import reco
 from shared.db import get_db, transaction
 
 YOUTUBE_OEMBED = "https://www.youtube.com/oembed"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.reco import Link, RecoError, parse_link
+from apps.twitch_chat.reco import Link, RecoError, parse_link
 from tests.apps.twitch_chat.conftest import TRACK_ID, VIDEO_ID, open_ticket
 
 WATCH = f"https://www.youtube.com/watch?v={VIDEO_ID}"

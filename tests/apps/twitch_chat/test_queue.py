@@ -5,8 +5,7 @@ import json
 import pytest
 import requests
 
-from apps.twitch_chat import controllers
-from shared import reco
+from apps.twitch_chat import controllers, reco
 from shared.db import get_db, transaction
 from tests.apps.twitch_chat.conftest import TRACK_URL, VIDEO_URL, open_ticket
 

@@ -125,7 +125,7 @@ def test_oembed_answers_are_cached_and_endpoints_configurable(client, db, oembed
 
 
 def test_the_pending_metadata_is_completed_by_the_retry(client, ticket, db, oembed):
-    from shared import reco
+    from apps.twitch_chat import reco
 
     oembed.replace("GET", YOUTUBE_OEMBED, status=503)
     client.post_json(f"/twitch_chat/requests/{ticket}/submit", {"url": VIDEO_URL}, status=201)
@@ -145,7 +145,7 @@ def test_the_pending_metadata_is_completed_by_the_retry(client, ticket, db, oemb
 
 
 def test_a_retry_that_learns_the_link_is_gone_marks_it_unavailable(client, ticket, db, oembed):
-    from shared import reco
+    from apps.twitch_chat import reco
 
     oembed.replace("GET", YOUTUBE_OEMBED, status=502)
     client.post_json(f"/twitch_chat/requests/{ticket}/submit", {"url": VIDEO_URL}, status=201)

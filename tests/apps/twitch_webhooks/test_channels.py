@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from apps.twitch_webhooks.eventsub import store as eventsub
 from modules.twitch import eventsub as wire
 from modules.twitch.eventsub import REQUIRED_SCOPES, STANDARD_TYPES, standard_condition
-from shared import eventsub
 from tests.apps.twitch_webhooks.webhook_fakes import CALLBACK, SECRET, fake_twitch, post, store_broadcaster
 from tests.waiting import wait_until
 

@@ -13,10 +13,9 @@ from click.testing import CliRunner
 
 from apps.twitch_auth.cli import bots
 from apps.twitch_webhooks.console import console
-from shared import hub_accounts
+from apps.twitch_webhooks.hub import accounts as hub_accounts
 from shared.settings import PROJECT_ROOT, reset_settings
-from tests.conftest import TEST_ENV
-from tests.shared.hub_fakes import (
+from tests.apps.twitch_webhooks.hub.fakes import (
     FakeTwitchSubscriptions,
     hub_settings,
     make_account,
@@ -24,6 +23,7 @@ from tests.shared.hub_fakes import (
     make_interest,
     subscribe_all,
 )
+from tests.conftest import TEST_ENV
 
 ROOT = click.Group("waddlebot", commands={"console": console, "bots": bots})
 

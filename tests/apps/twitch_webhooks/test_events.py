@@ -8,8 +8,8 @@ import random
 
 import pytest
 
+from apps.twitch_webhooks.eventsub import store as eventsub
 from modules.twitch import eventsub as wire
-from shared import eventsub
 from shared.db import utcnow
 from tests.apps.twitch_webhooks.webhook_fakes import SECRET, post, webhook_settings
 

@@ -9,8 +9,8 @@ import pytest
 import requests
 import responses
 
+from apps.twitch_webhooks.eventsub import store as eventsub
 from modules.twitch import eventsub as wire
-from shared import eventsub
 from tests.apps.twitch_webhooks.webhook_fakes import (
     CALLBACK,
     SECRET,

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from apps.twitch_webhooks.eventsub import store as eventsub
 from modules.twitch import eventsub as wire
-from shared import eventsub
 from tests.apps.twitch_webhooks.webhook_fakes import SECRET, post, webhook_settings
 
 

@@ -12,7 +12,7 @@ import responses
 
 from modules.twitch.oauth import TokenGrant, TokenInfo
 from shared import tokens
-from shared.helix import get_helix_client
+from shared.helix.client import get_helix_client
 
 SECRET = "webhook-secret-0123456789"
 WEBHOOK = "/twitch_webhooks/webhook"

@@ -1,4 +1,4 @@
-"""shared.eventsub: events stored once per message id, activities with points, subscriptions."""
+"""apps.twitch_webhooks.eventsub.store: events stored once per message id, activities with points, subscriptions."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
+from apps.twitch_webhooks.eventsub import store as eventsub
 from modules.twitch.eventsub import sample_event, subscription_object
-from shared import eventsub
 from shared.crypto import decrypt
 from shared.db import get_db, utcnow
 

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from shared.helix_metrics import BREAKER_STATE
+from shared.helix.metrics import BREAKER_STATE
 
 CLOSED, HALF_OPEN, OPEN = "closed", "half_open", "open"
 _GAUGE = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}

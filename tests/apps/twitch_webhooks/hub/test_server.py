@@ -14,10 +14,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from apps.twitch_webhooks import workers
-from shared import hub, hub_accounts, hub_forwarder
-from shared.hub_server import HubServer
-from tests.modules.twitch.test_eventsub_ws import WAIT
-from tests.shared.hub_fakes import (
+from apps.twitch_webhooks.hub import accounts as hub_accounts
+from apps.twitch_webhooks.hub import forwarder as hub_forwarder
+from apps.twitch_webhooks.hub import service as hub
+from apps.twitch_webhooks.hub.server import HubServer
+from tests.apps.twitch_webhooks.hub.fakes import (
     BROADCASTER,
     hub_settings,
     make_account,
@@ -26,6 +27,7 @@ from tests.shared.hub_fakes import (
     store_event,
     subscribe_all,
 )
+from tests.modules.twitch.test_eventsub_ws import WAIT
 from tests.waiting import wait_until
 
 FOLLOW = {"user_id": "42", "user_login": "fan", "broadcaster_user_id": BROADCASTER}
@@ -140,7 +142,7 @@ def test_regenerated_credentials_disconnect_the_service(services, start_hub, db)
 
 
 def test_a_slow_service_is_dropped_without_delaying_the_others(services, start_hub, caplog):
-    caplog.set_level(logging.WARNING, logger="shared.hub_server")
+    caplog.set_level(logging.WARNING, logger="apps.twitch_webhooks.hub.server")
     accounts, _ = services
     server = start_hub(queue_size=4, close_timeout=0.2)
     account, secret = accounts["alerts"]

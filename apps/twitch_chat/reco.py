@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from apps.twitch_chat.schema import RECOMMENDATION_STATUSES
 from modules import oembed
 from modules.spotify import urls as spotify_urls
 from modules.youtube import urls as youtube_urls
@@ -22,7 +23,6 @@ from shared.cache import get_cache
 from shared.crypto import decrypt, digest, encrypt, new_token
 from shared.db import transaction, utcnow
 from shared.outbox import record_activity
-from shared.schema.twitch_chat import RECOMMENDATION_STATUSES
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import responses
 
-from shared import hub_accounts, hub_interests, hub_subscriptions
-from shared.eventsub import record_notification
+from apps.twitch_webhooks.eventsub.store import record_notification
+from apps.twitch_webhooks.hub import accounts as hub_accounts
+from apps.twitch_webhooks.hub import interests as hub_interests
+from apps.twitch_webhooks.hub import subscriptions as hub_subscriptions
 from tests.apps.twitch_auth.twitch_fakes import CLIENT_ID, store_bot
 
 HELIX = "https://api.twitch.tv/helix"

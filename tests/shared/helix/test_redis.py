@@ -10,8 +10,8 @@ import responses
 
 from shared import redis_client
 from shared.cache import NearCache, get_cache
-from shared.helix import HelixCall, HelixClient, HelixUnavailable
-from shared.helix_cache import cache_key, encode_entry
+from shared.helix.cache import cache_key, encode_entry
+from shared.helix.client import HelixCall, HelixClient, HelixUnavailable
 from shared.ratelimit import RedisRateLimiter
 
 pytestmark = pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="TEST_REDIS_URL is not set")

@@ -2,7 +2,7 @@
 WebSocket subscriptions to a user token; the connection itself needs none).
 
 Each session reconciles the bot's subscriptions when it is welcomed, follows interest changes on
-every tick, and stores notifications exactly as the webhook receiver does (shared.eventsub: dedup
+every tick, and stores notifications exactly as the webhook receiver does (eventsub.store: dedup
 by message id, event, activity, outbox). Nothing connects while no interest needs a bot: Twitch
 closes a connection without subscriptions after 10 s."""
 
@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from apps.twitch_webhooks.eventsub.store import record_notification
+from apps.twitch_webhooks.hub import service as hub
+from apps.twitch_webhooks.hub import subscriptions as hub_subscriptions
 from modules.twitch.eventsub_ws import EventSubWebSocket, Notification, Session, with_keepalive
 from modules.twitch.reconnect import exponential_backoff
-from shared import hub, hub_subscriptions
 from shared.db import get_db, transaction
-from shared.eventsub import record_notification
 from shared.registry import NeedsReauth, NotConfigured
 from shared.settings import get_settings
 

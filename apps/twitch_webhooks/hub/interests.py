@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from apps.twitch_webhooks.eventsub.store import normalize_condition
+from apps.twitch_webhooks.hub.webhooks import UnsafeUrl, check_webhook_url
+from apps.twitch_webhooks.schema import INTEREST_TRANSPORTS
 from shared import tokens
 from shared.crypto import digest, encrypt, new_token
 from shared.db import utcnow
-from shared.eventsub import normalize_condition
-from shared.hub_webhooks import UnsafeUrl, check_webhook_url
-from shared.schema.eventsub_hub import INTEREST_TRANSPORTS
 from shared.settings import get_settings
 
 #: event type → (version, condition fields). "broadcaster" fields take the interest's

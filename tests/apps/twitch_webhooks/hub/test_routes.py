@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared import crypto
-from tests.shared.hub_fakes import BOT_USER_ID, BROADCASTER, hub_settings, make_bot
+from tests.apps.twitch_webhooks.hub.fakes import BOT_USER_ID, BROADCASTER, hub_settings, make_bot
 
 ACCOUNTS = "/twitch_webhooks/v1/admin/service-accounts"
 INTERESTS = "/twitch_webhooks/v1/interests"

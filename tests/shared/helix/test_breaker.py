@@ -1,6 +1,6 @@
 import pytest
 
-from shared.helix_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpen
+from shared.helix.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpen
 
 
 @pytest.fixture

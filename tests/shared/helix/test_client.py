@@ -9,8 +9,15 @@ import requests
 import responses
 from prometheus_client import REGISTRY
 
-from shared.helix import HelixClient, HelixError, HelixUnavailable, get_helix_client, helix_paginate, helix_request
-from shared.helix_breaker import CLOSED, HALF_OPEN, OPEN
+from shared.helix.breaker import CLOSED, HALF_OPEN, OPEN
+from shared.helix.client import (
+    HelixClient,
+    HelixError,
+    HelixUnavailable,
+    get_helix_client,
+    helix_paginate,
+    helix_request,
+)
 from shared.registry import NotConfigured
 
 HELIX = "https://helix.test/helix"
@@ -213,7 +220,7 @@ def test_5xx_is_retried_with_growing_jittered_backoff(rig):
 def test_5xx_after_every_try_is_returned(rig, caplog):
     r = rig(HELIX_MAX_RETRIES="2")
     r.mock.add(responses.GET, f"{HELIX}/streams", status=503, json={"message": "Twitch is busy"})
-    with caplog.at_level("WARNING", logger="shared.helix"):
+    with caplog.at_level("WARNING", logger="shared.helix.client"):
         answer = helix_request("GET", "streams")
     assert answer.status == 503 and answer.json()["message"] == "Twitch is busy"
     assert len(r.calls("streams")) == 2

@@ -7,9 +7,10 @@ import socket
 
 import pytest
 
-from shared import hub, hub_accounts
+from apps.twitch_webhooks.hub import accounts as hub_accounts
+from apps.twitch_webhooks.hub import service as hub
+from apps.twitch_webhooks.hub.webhooks import UnsafeUrl, check_webhook_url
 from shared.db import utcnow
-from shared.hub_webhooks import UnsafeUrl, check_webhook_url
 
 
 def test_credentials_authenticate_until_the_secret_is_regenerated(db):

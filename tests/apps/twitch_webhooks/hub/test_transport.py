@@ -8,11 +8,9 @@ import threading
 import pytest
 import responses
 
-from shared import hub_interests
-from shared.hub_transport import BotTransport, TransportManager
-from tests.modules.twitch.fake_eventsub import FakeEventSub
-from tests.modules.twitch.test_eventsub_ws import WAIT
-from tests.shared.hub_fakes import (
+from apps.twitch_webhooks.hub import interests as hub_interests
+from apps.twitch_webhooks.hub.transport import BotTransport, TransportManager
+from tests.apps.twitch_webhooks.hub.fakes import (
     BOT_USER_ID,
     BROADCASTER,
     FakeTwitchSubscriptions,
@@ -21,6 +19,8 @@ from tests.shared.hub_fakes import (
     make_bot,
     make_interest,
 )
+from tests.modules.twitch.fake_eventsub import FakeEventSub
+from tests.modules.twitch.test_eventsub_ws import WAIT
 from tests.waiting import wait_until
 
 FOLLOW_EVENT = {"user_id": "42", "user_login": "fan", "user_name": "Fan", "broadcaster_user_id": BROADCASTER,

@@ -9,11 +9,13 @@ import json
 
 from py4web import action, request, response
 
-from shared import hub_accounts, hub_interests, tokens
+from apps.twitch_webhooks.hub import accounts as hub_accounts
+from apps.twitch_webhooks.hub import interests as hub_interests
+from apps.twitch_webhooks.hub.accounts import AccountError, DuplicateName
+from apps.twitch_webhooks.hub.interests import DuplicateInterest, InvalidField
+from apps.twitch_webhooks.hub.service import service_auth
+from shared import tokens
 from shared.fixtures import admin, db, is_admin, json_error
-from shared.hub import service_auth
-from shared.hub_accounts import AccountError, DuplicateName
-from shared.hub_interests import DuplicateInterest, InvalidField
 
 MAX_BODY = 65536
 SECRET_NOTE = "store the secret now: it is not shown again (regenerate it if it is lost)"

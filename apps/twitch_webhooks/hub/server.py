@@ -19,7 +19,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from shared.hub_accounts import ServiceAccount
+from apps.twitch_webhooks.hub.accounts import ServiceAccount
 
 log = logging.getLogger(__name__)
 PATH = "/ws/events"

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from shared import hub_forwarder
+from apps.twitch_webhooks.eventsub.store import upsert_subscription
+from apps.twitch_webhooks.hub import forwarder as hub_forwarder
+from apps.twitch_webhooks.hub.forwarder import EventFeed, InterestRegistry, websocket_deliveries
 from shared.db import utcnow
-from shared.eventsub import upsert_subscription
-from shared.hub_forwarder import EventFeed, InterestRegistry, websocket_deliveries
-from tests.shared.hub_fakes import (
+from tests.apps.twitch_webhooks.hub.fakes import (
     BROADCASTER,
     hub_settings,
     make_account,

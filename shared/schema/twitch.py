@@ -1,12 +1,13 @@
-"""twitch_auth area: stored Twitch tokens (users and bot accounts) and pending OAuth logins."""
+"""Twitch tables several modules share: the stored tokens (users and bot accounts, the token
+service's) and the channels the system follows."""
 
 from pydal import Field
 
 INDEXES = [
     ("twitch_token", "twitch_token_account_uq", ("account",), True),
     ("twitch_token", "twitch_token_user_idx", ("user_id",)),
-    ("twitch_oauth_state", "twitch_oauth_state_hash_uq", ("state_hash",), True),
-    ("twitch_oauth_state", "twitch_oauth_state_expires_idx", ("expires_at",)),
+    ("twitch_channel", "twitch_channel_broadcaster_uq", ("broadcaster_id",), True),
+    ("twitch_channel", "twitch_channel_login_idx", ("login",)),
 ]
 
 
@@ -32,16 +33,13 @@ def define(db) -> None:
         Field("created_at", "datetime", notnull=True),
         Field("updated_at", "datetime", notnull=True),
     )
-    # A login in progress: the state sent to Twitch is stored as a digest, bound to a random
-    # value kept in the browser's session, and used at most once before `expires_at`.
     db.define_table(
-        "twitch_oauth_state",
-        Field("state_hash", "string", length=64, notnull=True),
-        Field("session_hash", "string", length=64, notnull=True),
-        Field("scopes", "list:string"),
-        Field("next_url", "string", length=512),
-        Field("bot_name", "string", length=32),
+        "twitch_channel",
+        Field("broadcaster_id", "string", length=64, notnull=True),
+        Field("login", "string", length=64, notnull=True),
+        Field("display_name", "string", length=128),
+        Field("active", "boolean", notnull=True, default=True),
+        Field("points_overrides", "json"),
         Field("created_at", "datetime", notnull=True),
-        Field("expires_at", "datetime", notnull=True),
-        Field("used_at", "datetime"),
+        Field("updated_at", "datetime"),
     )

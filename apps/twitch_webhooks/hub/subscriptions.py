@@ -14,10 +14,10 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from apps.twitch_webhooks.eventsub.store import LIVE_STATUSES, mark_revoked, normalize_condition, upsert_subscription
 from shared import tokens
 from shared.db import get_db, transaction, utcnow
-from shared.eventsub import LIVE_STATUSES, mark_revoked, normalize_condition, upsert_subscription
-from shared.helix import HelixError, HelixResponse, HelixUnavailable, helix_paginate, helix_request
+from shared.helix.client import HelixError, HelixResponse, HelixUnavailable, helix_paginate, helix_request
 
 log = logging.getLogger(__name__)
 SUBSCRIPTIONS = "eventsub/subscriptions"

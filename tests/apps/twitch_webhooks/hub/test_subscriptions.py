@@ -7,10 +7,12 @@ import logging
 import pytest
 import responses
 
-from shared import eventsub, hub_interests, hub_subscriptions
+from apps.twitch_webhooks.eventsub import store as eventsub
+from apps.twitch_webhooks.hub import interests as hub_interests
+from apps.twitch_webhooks.hub import subscriptions as hub_subscriptions
 from shared.db import utcnow
 from tests.apps.twitch_auth.twitch_fakes import ID_URL, token_body
-from tests.shared.hub_fakes import (
+from tests.apps.twitch_webhooks.hub.fakes import (
     BOT_USER_ID,
     BROADCASTER,
     SUBSCRIPTIONS,
@@ -45,7 +47,7 @@ def links(db) -> dict[str, tuple]:
 
 
 def test_reconcile_lists_every_page_reuses_creates_and_deletes_our_orphans(twitch, account, db, caplog):
-    caplog.set_level(logging.INFO, logger="shared.hub_subscriptions")
+    caplog.set_level(logging.INFO, logger="apps.twitch_webhooks.hub.subscriptions")
     for event_type in ("channel.follow", "stream.online", "stream.offline"):
         make_interest(db, account, event_type)
     twitch.add(twitch_sub("channel.follow", FOLLOW, version="2", sub_id="live-follow", session_id="s-new"))

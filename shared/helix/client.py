@@ -25,9 +25,9 @@ from modules.twitch.helix import error_message, next_cursor, parse_ratelimit
 from shared import redis_client
 from shared.cache import Cache, NearCache, get_cache
 from shared.crypto import digest
-from shared.helix_breaker import CircuitBreaker, CircuitOpen
-from shared.helix_cache import SingleFlight, cache_key, cache_ttls, decode_entry, encode_entry
-from shared.helix_metrics import (
+from shared.helix.breaker import CircuitBreaker, CircuitOpen
+from shared.helix.cache import SingleFlight, cache_key, cache_ttls, decode_entry, encode_entry
+from shared.helix.metrics import (
     CACHE,
     QUOTA_REMAINING,
     RATE_LIMIT_REFUSED,

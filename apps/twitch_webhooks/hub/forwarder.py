@@ -14,12 +14,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from apps.twitch_webhooks.hub.accounts import current_versions
+from apps.twitch_webhooks.hub.server import HubServer
+from apps.twitch_webhooks.hub.service import report_connections
+from apps.twitch_webhooks.hub.webhooks import KIND
 from shared.crypto import digest
 from shared.db import get_db, transaction, utcnow
-from shared.hub import report_connections
-from shared.hub_accounts import current_versions
-from shared.hub_server import HubServer
-from shared.hub_webhooks import KIND
 from shared.outbox import enqueue
 
 GAP_SECONDS = 30.0  # how long an id skipped by the cursor may still appear (a transaction committing late)

@@ -8,10 +8,11 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from apps.twitch_webhooks.eventsub import store as eventsub
 from modules.twitch.eventsub import REQUIRED_SCOPES, STANDARD_TYPES, standard_condition
-from shared import eventsub, tokens
+from shared import tokens
 from shared.db import get_db, transaction
-from shared.helix import HelixError, helix_paginate, helix_request
+from shared.helix.client import HelixError, helix_paginate, helix_request
 from shared.registry import NotConfigured
 from shared.settings import get_settings
 

@@ -12,9 +12,9 @@ import datetime
 from py4web import request
 from py4web.core import Fixture
 
+from apps.twitch_webhooks.hub.accounts import ServiceAccount, authenticate
 from shared.db import get_db, transaction, utcnow
 from shared.fixtures import json_error
-from shared.hub_accounts import ServiceAccount, authenticate
 
 STALE_AFTER = datetime.timedelta(seconds=90)  # a worker reports at least this often while it runs
 

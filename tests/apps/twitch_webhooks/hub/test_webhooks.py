@@ -12,10 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shared import hub_forwarder, hub_interests, hub_webhooks
+from apps.twitch_webhooks.hub import forwarder as hub_forwarder
+from apps.twitch_webhooks.hub import interests as hub_interests
+from apps.twitch_webhooks.hub import webhooks as hub_webhooks
 from shared.outbox import Dispatcher
-from tests.modules.twitch.test_eventsub_ws import WAIT
-from tests.shared.hub_fakes import (
+from tests.apps.twitch_webhooks.hub.fakes import (
     BROADCASTER,
     hub_settings,
     make_account,
@@ -24,6 +25,7 @@ from tests.shared.hub_fakes import (
     store_event,
     subscribe_all,
 )
+from tests.modules.twitch.test_eventsub_ws import WAIT
 from tests.waiting import wait_until
 
 ONLINE = {"id": "9", "broadcaster_user_id": BROADCASTER, "type": "live", "started_at": "2024-01-01T00:00:00Z"}

@@ -1,12 +1,23 @@
-"""The event hub: service accounts of local services, their interests, the Twitch subscriptions the
-hub keeps for them, and the live state the worker reports (EventSub WebSocket sessions, hub
-connections) so that /health in the web process can show it."""
+"""twitch_webhooks' tables: the EventSub subscriptions (ours and those found at Twitch), every
+event received whichever transport brought it, and the event hub — service accounts of local
+services, their interests, the Twitch subscriptions the hub keeps for them, and the live state the
+worker reports (EventSub WebSocket sessions, hub connections) so that /health in the web process
+can show it."""
 
 from pydal import Field
 
+SUBSCRIPTION_TRANSPORTS = ("webhook", "websocket")
 INTEREST_TRANSPORTS = ("websocket", "webhook")
 
 INDEXES = [
+    ("eventsub_subscription", "eventsub_subscription_twitch_uq", ("twitch_id",), True),
+    ("eventsub_subscription", "eventsub_subscription_status_idx", ("status",)),
+    # one row per message id, shared by the webhook and WebSocket transports: durable dedup
+    ("eventsub_event", "eventsub_event_message_uq", ("message_id",), True),
+    ("eventsub_event", "eventsub_event_type_idx", ("event_type", "id")),
+    ("eventsub_event", "eventsub_event_channel_idx", ("channel_id", "id")),
+    ("eventsub_event", "eventsub_event_user_idx", ("user_id", "id")),
+    ("eventsub_event", "eventsub_event_received_idx", ("received_at",)),
     ("hub_service_account", "hub_service_account_client_uq", ("client_id",), True),
     ("hub_service_account", "hub_service_account_name_uq", ("name",), True),
     ("hub_interest", "hub_interest_public_uq", ("interest_id",), True),
@@ -21,6 +32,39 @@ INDEXES = [
 
 
 def define(db) -> None:
+    # `status` is Twitch's (enabled, webhook_callback_verification_pending, a revocation reason…);
+    # `secret_encrypted` is the webhook secret we gave Twitch for this subscription (Fernet).
+    db.define_table(
+        "eventsub_subscription",
+        Field("twitch_id", "string", length=64, notnull=True),
+        Field("type", "string", length=100, notnull=True),
+        Field("version", "string", length=16, notnull=True),
+        Field("condition", "json"),
+        Field("transport_method", "string", length=16, notnull=True),
+        Field("callback", "string", length=1024),
+        Field("session_id", "string", length=128),
+        Field("status", "string", length=64, notnull=True),
+        Field("cost", "integer", notnull=True, default=0),
+        Field("secret_encrypted", "text"),
+        Field("created_by_us", "boolean", notnull=True, default=False),
+        Field("revoked_reason", "string", length=64),
+        Field("created_at", "datetime", notnull=True),
+        Field("updated_at", "datetime", notnull=True),
+    )
+    # The raw event as Twitch sent it; channel_id/user_id are copied out for the filters.
+    db.define_table(
+        "eventsub_event",
+        Field("message_id", "string", length=128, notnull=True),
+        Field("subscription_id", "string", length=64),
+        Field("event_type", "string", length=100, notnull=True),
+        Field("event_version", "string", length=16),
+        Field("transport", "string", length=16, notnull=True),
+        Field("channel_id", "string", length=64),
+        Field("user_id", "string", length=64),
+        Field("event", "json"),
+        Field("activity_id", "bigint"),
+        Field("received_at", "datetime", notnull=True),
+    )
     # `secret_hash` is a salted scrypt hash: the secret is shown once, at creation or regeneration.
     db.define_table(
         "hub_service_account",
