@@ -1,15 +1,19 @@
-"""The py4web fixtures every app uses: the database, the session, admin auth, JSON errors."""
+"""The py4web fixtures every app uses: the database, the session, admin auth, JSON errors, and the
+one page shell (Page) that every app's templates extend."""
 
 from __future__ import annotations
 
 import http.client
+from functools import lru_cache
+from pathlib import Path
 from urllib.parse import quote
 
 from py4web import request
-from py4web.core import HTTP, Fixture, Session, redirect
+from py4web.core import HTTP, Fixture, Session, Template, redirect
 
 from shared.adminauth import COOKIE, check_api_key, is_valid_session
 from shared.db import get_db
+from shared.registry import discover
 from shared.settings import get_settings
 
 db = get_db()
@@ -56,3 +60,34 @@ class AdminAuth(Fixture):
 
 
 admin = AdminAuth()
+
+
+SHELL = str(Path(__file__).parent / "templates" / "layout.html")
+
+
+@lru_cache(maxsize=1)
+def _admin_pages() -> tuple[dict, ...]:
+    """Every module's admin pages, in the registry's order (manifests do not change while running)."""
+    return tuple({"title": page["title"], "path": page["path"]}
+                 for manifest in discover() for page in manifest.admin_pages)
+
+
+def navigation(path: str) -> list[dict]:
+    """The admin pages as navigation entries; `current` marks the one `path` belongs to."""
+    pages = _admin_pages()
+    matches = [page["path"] for page in pages
+               if path == page["path"] or path.startswith(page["path"].rstrip("/") + "/")]
+    current = max(matches, key=len, default=None)
+    return [dict(page, current=page["path"] == current) for page in pages]
+
+
+class Page(Template):
+    """An app's page template, rendered inside the core's shell: templates start with
+    `[[extend shell]]` and get `signed_in` and `navigation` (from the manifests' admin_pages)."""
+
+    def on_success(self, context):
+        if isinstance(context.get("output"), dict):
+            signed_in = is_admin()
+            context["template_inject"].update(shell=SHELL, signed_in=signed_in,
+                                              navigation=navigation(request.path) if signed_in else [])
+        super().on_success(context)

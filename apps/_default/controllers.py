@@ -13,7 +13,7 @@ from shared.adminauth import (
     safe_next,
     session_token,
 )
-from shared.fixtures import admin, client_address, db, json_error
+from shared.fixtures import Page, admin, client_address, db, json_error
 from shared.health import system_health
 from shared.metrics import render as render_metrics
 
@@ -24,7 +24,7 @@ def _start_session() -> None:
 
 
 @action("index", method=["GET"])
-@action.uses("home.html", db, admin)
+@action.uses(Page("home.html"), db, admin)
 def index():
     healthy, report = system_health()
     activities = db(db.activity).select(orderby=~db.activity.id, limitby=(0, 20))
@@ -34,7 +34,7 @@ def index():
 
 
 @action("login", method=["GET", "POST"])
-@action.uses("login.html")
+@action.uses(Page("login.html"))
 def login():
     target = safe_next(request.query.get("next") or request.forms.get("next"))
     if request.method == "GET":
@@ -58,7 +58,7 @@ def logout():
 
 
 @action("auth/magic/<token>", method=["GET"])
-@action.uses("message.html", db)
+@action.uses(Page("message.html"), db)
 def magic(token):
     problem = consume_magic_link(db, token)
     if problem:

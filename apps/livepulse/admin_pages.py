@@ -11,7 +11,7 @@ from apps.livepulse import events, quota
 from apps.livepulse.access import MAX_LINK_DAYS, admin_event, public_link
 from apps.livepulse.params import InputError, parse_int
 from modules.youtube.data_api import MAX_IDS_PER_CALL
-from shared.fixtures import admin, db
+from shared.fixtures import Page, admin, db
 from shared.settings import get_settings
 
 ADMIN_PATH = "/livepulse/admin"
@@ -38,13 +38,13 @@ def _back(event_id: int | None = None):
 
 
 @action("admin", method=["GET"])
-@action.uses("admin.html", db, admin)
+@action.uses(Page("admin.html"), db, admin)
 def admin_page():
     return _page()
 
 
 @action("admin/events", method=["POST"])
-@action.uses("admin.html", db, admin)
+@action.uses(Page("admin.html"), db, admin)
 def create_event():
     try:
         event_id = events.create_event(db, request.forms.get("name"), request.forms.get("description"))
@@ -54,7 +54,7 @@ def create_event():
 
 
 @action("admin/events/<event_id:int>", method=["POST"])
-@action.uses("admin.html", db, admin)
+@action.uses(Page("admin.html"), db, admin)
 def update_event(event_id):
     admin_event(db, event_id)
     try:
@@ -73,7 +73,7 @@ def delete_event(event_id):
 
 
 @action("admin/events/<event_id:int>/streams", method=["POST"])
-@action.uses("admin.html", db, admin)
+@action.uses(Page("admin.html"), db, admin)
 def add_stream(event_id):
     admin_event(db, event_id)
     try:
@@ -86,7 +86,7 @@ def add_stream(event_id):
 
 
 @action("admin/events/<event_id:int>/streams/<stream_id:int>/delete", method=["POST"])
-@action.uses("admin.html", db, admin)
+@action.uses(Page("admin.html"), db, admin)
 def remove_stream(event_id, stream_id):
     admin_event(db, event_id)
     if not events.remove_stream(db, event_id, stream_id):
@@ -95,7 +95,7 @@ def remove_stream(event_id, stream_id):
 
 
 @action("admin/events/<event_id:int>/public-link", method=["POST"])
-@action.uses("admin.html", db, admin)
+@action.uses(Page("admin.html"), db, admin)
 def create_public_link(event_id):
     event = admin_event(db, event_id)
     try:

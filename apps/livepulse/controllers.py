@@ -12,7 +12,7 @@ from apps.livepulse.csvexport import DEFAULT_BATCH, KINDS, MAX_BATCH, CsvSpec, c
 from apps.livepulse.params import InputError, Window, parse_int, parse_time, parse_window
 from apps.livepulse.samples import ts_of_sample
 from apps.livepulse.sse import database, event_stream
-from shared.fixtures import admin, db, json_error
+from shared.fixtures import Page, admin, db, json_error
 from shared.settings import get_settings
 
 FILE_BLOCK = 64 * 1024
@@ -31,7 +31,7 @@ def _stream_of(event, stream_id: int):
 
 # -- reading an event (admin or public link) -------------------------------------------------------
 @action("event/<event_id:int>/dashboard", method=["GET"])
-@action.uses("dashboard.html", db)
+@action.uses(Page("dashboard.html"), db)
 def dashboard(event_id):
     event = readable_event(db, event_id)
     token = request.query.get("token") or ""

@@ -15,7 +15,7 @@ from modules.twitch.oauth import OAuthError
 from shared import tokens
 from shared.adminauth import safe_next
 from shared.crypto import TokenError, verify_token
-from shared.fixtures import admin, db, json_error, session, wants_html
+from shared.fixtures import Page, admin, db, json_error, session, wants_html
 from shared.registry import NeedsReauth, NotConfigured, NotReady
 from shared.settings import get_settings
 
@@ -60,7 +60,7 @@ def _not_configured() -> dict | None:
 
 
 @action("login", method=["GET"])
-@action.uses("page.html", db, session)
+@action.uses(Page("page.html"), db, session)
 def login():
     """Send the browser to Twitch to grant the scopes (?scopes=a+b, ?next=/path, ?bot=link)."""
     if problem := _not_configured():
@@ -98,7 +98,7 @@ def _store(pending: login_state.PendingLogin, grant: oauth.TokenGrant, info: oau
 
 
 @action("callback", method=["GET"])
-@action.uses("page.html", db, session)
+@action.uses(Page("page.html"), db, session)
 def callback():
     """Where Twitch sends the browser back: check the state, exchange the code, store the token."""
     query = request.query
@@ -184,7 +184,7 @@ def revoke(user_id):
 
 
 @action("users", method=["GET"])
-@action.uses("users.html", db, admin)
+@action.uses(Page("users.html"), db, admin)
 def users():
     """The authorized accounts and bot accounts: a page for browsers, JSON otherwise."""
     accounts = {"users": tokens.list_users(), "bots": tokens.list_bots()}

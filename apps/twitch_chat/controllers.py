@@ -13,7 +13,7 @@ from py4web.core import redirect
 
 from apps.twitch_chat import reco
 from apps.twitch_chat.reco import RecoError
-from shared.fixtures import admin, db, json_error
+from shared.fixtures import Page, admin, db, json_error
 from shared.settings import get_settings
 
 #: the queue page's buttons: operation → (label, status it sets); "delete" removes the row
@@ -71,7 +71,7 @@ def request_submit(token):
 
 
 @action("submit/<token>", method=["GET", "POST"])
-@action.uses("submit.html", db)
+@action.uses(Page("submit.html"), db)
 def submit_page(token):
     """The page a !reco link opens: a plain form (no JavaScript needed), then a confirmation."""
     page = {"token": token, "ticket": None, "recommendation": None, "error": None, "heading": "", "url": "",
@@ -114,7 +114,7 @@ def _ticket_page(page: dict, ticket) -> dict:
 
 # --- the streamer's queue -----------------------------------------------------------------------
 @action("recommendations", method=["GET"])
-@action.uses("recommendations.html", db, admin)
+@action.uses(Page("recommendations.html"), db, admin)
 def queue():
     filters = _filters(request.query)
     try:
@@ -220,7 +220,7 @@ def _current_event_id() -> int:
 
 
 @action("overlay", method=["GET"])
-@action.uses("overlay.html", admin)
+@action.uses(Page("overlay.html"), admin)
 def overlay():
     """A page for the streaming software: the accepted recommendations, updated live."""
     return {}

@@ -14,7 +14,7 @@ from apps.twitch_webhooks.eventsub import store as eventsub
 from apps.twitch_webhooks.eventsub.helix import callback_url, ensure_standard
 from modules.twitch.eventsub import REQUIRED_SCOPES, STANDARD_TYPES
 from shared.db import utcnow
-from shared.fixtures import admin, db, json_error
+from shared.fixtures import Page, admin, db, json_error
 from shared.helix.client import helix_request
 
 from .errors import back_to, body_fields, is_form, twitch_errors
@@ -177,7 +177,7 @@ def setup(channel_id):
 
 
 @action("admin/channels", method=["GET"])
-@action.uses("channels.html", db, admin)
+@action.uses(Page("channels.html"), db, admin)
 def channels_page():
     rows = db(db.twitch_channel).select(orderby=db.twitch_channel.login)
     return {"title": "Channels", "channels": [channel_dict(row) for row in rows], "callback": callback_url(),

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from py4web import action, request, response
 
-from shared.fixtures import admin, db, json_error
+from shared.fixtures import Page, admin, db, json_error
 
 from . import queries
 
@@ -62,12 +62,12 @@ def activities():
 
 
 @action("admin/events", method=["GET"])
-@action.uses("listing.html", db, admin)
+@action.uses(Page("listing.html"), db, admin)
 def events_page():
     return _page("events")
 
 
 @action("admin/activities", method=["GET"])
-@action.uses("listing.html", db, admin)
+@action.uses(Page("listing.html"), db, admin)
 def activities_page():
     return _page("activities")

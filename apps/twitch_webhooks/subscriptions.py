@@ -9,7 +9,7 @@ from py4web import action, request, response
 from py4web.core import HTTP
 
 from apps.twitch_webhooks.eventsub.helix import callback_url, check_scopes, create, delete, list_twitch, sync_listed
-from shared.fixtures import admin, db, json_error
+from shared.fixtures import Page, admin, db, json_error
 from shared.settings import get_settings
 
 from .errors import body_fields, twitch_errors
@@ -99,7 +99,7 @@ def delete_subscription():
 
 
 @action("admin", method=["GET"])
-@action.uses("admin.html", db, admin)
+@action.uses(Page("admin.html"), db, admin)
 def overview():
     """The callback URL to give Twitch and every subscription we know, revoked ones with Twitch's reason."""
     settings = get_settings()

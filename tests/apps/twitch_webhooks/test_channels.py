@@ -101,16 +101,16 @@ def test_admin_page_forms_add_and_override(admin_client, twitch, db):
     form["channel"] = "cooler_user"
     page = form.submit().follow()
     assert "cooler_user added" in page.html.select_one("#notice").text
-    points = page.forms[3]
+    points = page.forms[4]
     points["points:channel.cheer"] = "2"
     page = points.submit().follow()
     assert page.html.select_one("#p-1337-channel\\.cheer")["value"] == "2"
     assert _channel(db).points_overrides == {"channel.cheer": 2}
-    points = page.forms[3]
+    points = page.forms[4]
     points["points:channel.cheer"] = "lots"
     page = points.submit().follow()
     assert "whole number" in page.html.select_one("#error").text
-    page = page.forms[1].submit().follow()  # Deactivate
+    page = page.forms[2].submit().follow()  # Deactivate
     assert _channel(db).active is False and "inactive" in page.text
 
 
@@ -193,7 +193,7 @@ def test_setup_without_webhook_secret_is_503(client, admin_headers, twitch, db, 
 def test_setup_form_reports_on_the_page(admin_client, twitch, db):
     store_broadcaster(db, scopes=ALL_SCOPES)
     admin_client.post_json("/twitch_webhooks/channels", {"channel": "1337"}, status=201)
-    page = admin_client.get("/twitch_webhooks/admin/channels").forms[2].submit().follow()
+    page = admin_client.get("/twitch_webhooks/admin/channels").forms[3].submit().follow()
     assert f"{len(STANDARD_TYPES)} created" in page.html.select_one("#notice").text
 
 
