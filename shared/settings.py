@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +19,8 @@ from pydantic import AfterValidator, AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-APPS_FOLDER = PROJECT_ROOT / "apps"
+#: the py4web apps (WaddleBot modules); read from the environment at import, before any app loads
+APPS_FOLDER = (PROJECT_ROOT / os.environ.get("WADDLEBOT_APPS_FOLDER", "apps")).resolve()
 log = logging.getLogger(__name__)
 
 #: secrets that production refuses to start without and development generates once
@@ -82,6 +84,8 @@ class Settings(BaseSettings):
         "development", description="development generates missing secrets; production refuses to start without them")
     waddlebot_var_dir: str = Field(
         "var", description="folder (relative to the project) for the SQLite database, secrets, locks, exports")
+    waddlebot_apps_folder: str = Field(
+        "apps", description="folder (relative to the project) of the modules (py4web apps); environment only")
     waddlebot_secret_key: str = Field(
         "", description="encrypts OAuth tokens at rest (Fernet key derived from it)")
     admin_password: str = Field("", description="password of the admin login")
