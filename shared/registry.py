@@ -8,6 +8,7 @@ Each app folder holds a `manifest.json`:
                    "singleton": true}],                  # background services the worker runs
      "admin_pages": [{"title": "Accounts", "path": "/twitch_auth/users"}],
      "schema": "apps.twitch_auth.schema:define",         # optional: define(db), INDEXES beside it
+     "provides": {"twitch_login": "/twitch_auth/login"}, # optional: pages the core links to by role
      "health": "apps.twitch_auth.health:check",          # optional: () -> Health
      "commands": "apps.twitch_auth.cli:commands"}        # optional: click commands for `waddlebot`
 
@@ -69,6 +70,7 @@ class Manifest:
     health: str | None = None
     commands: str | None = None
     schema: str | None = None
+    provides: tuple[tuple[str, str], ...] = ()
 
     def missing_settings(self, settings: Settings) -> list[str]:
         return [name for name in self.requires if not getattr(settings, name.lower(), None)]
@@ -92,6 +94,9 @@ def _parse(folder_name: str, data: dict) -> Manifest:
     if schema is not None and not (isinstance(schema, str) and schema.startswith(f"apps.{folder_name}.")
                                    and schema.count(":") == 1):
         raise ManifestError(f"{folder_name}/manifest.json: 'schema' must be 'apps.{folder_name}.<module>:<function>'")
+    provides = data.get("provides", {})
+    if not isinstance(provides, dict) or not all(isinstance(v, str) and v.startswith("/") for v in provides.values()):
+        raise ManifestError(f"{folder_name}/manifest.json: 'provides' must map roles to paths starting with /")
     try:
         services = tuple(Service(**service) for service in data.get("services", []))
     except TypeError as err:
@@ -99,7 +104,8 @@ def _parse(folder_name: str, data: dict) -> Manifest:
     return Manifest(name=data["name"], title=data["title"], version=data["version"],
                     requires=tuple(data.get("requires", [])), services=services,
                     admin_pages=tuple(data.get("admin_pages", [])), health=data.get("health"),
-                    commands=data.get("commands"), schema=schema)
+                    commands=data.get("commands"), schema=schema,
+                    provides=tuple(provides.items()))
 
 
 def read_manifest(folder_name: str) -> Manifest:
@@ -116,6 +122,11 @@ def discover() -> list[Manifest]:
     names = sorted((path.name for path in APPS_FOLDER.iterdir() if (path / "manifest.json").exists()),
                    key=lambda name: (name != "_default", name))
     return [read_manifest(name) for name in names]
+
+
+def provided_page(role: str) -> str | None:
+    """The path of the page some module provides for `role` (for example "twitch_login"), if any."""
+    return next((path for manifest in discover() for name, path in manifest.provides if name == role), None)
 
 
 def load_entry(entry: str):

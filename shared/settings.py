@@ -189,10 +189,6 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         return self.waddlebot_env == "production"
 
-    @property
-    def redirect_uri(self) -> str:
-        return self.twitch_redirect_uri or f"{self.public_url}/twitch_auth/callback"
-
     def __repr__(self) -> str:
         return f"Settings(env={self.waddlebot_env!r}, database={self.database_url.split('://')[0]!r})"
 

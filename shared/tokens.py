@@ -31,7 +31,7 @@ from modules.twitch.oauth import OAuthError, TokenGrant, TokenInfo, client_crede
 from shared import redis_client
 from shared.crypto import InvalidToken, decrypt, encrypt
 from shared.db import get_db, is_postgres, utcnow
-from shared.registry import NeedsReauth, NotConfigured, NotReady
+from shared.registry import NeedsReauth, NotConfigured, NotReady, provided_page
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -116,9 +116,10 @@ def check_bot_name(name: str) -> str:
 
 
 def login_path(scopes: Iterable[str] = ()) -> str:
-    """The page (path) that asks Twitch for these scopes."""
+    """The page (path) that asks Twitch for these scopes: the module that provides "twitch_login"
+    (the admin home when none does)."""
     scopes = sorted(set(scopes))
-    return "/twitch_auth/login" + (f"?{urlencode({'scopes': ' '.join(scopes)})}" if scopes else "")
+    return (provided_page("twitch_login") or "/") + (f"?{urlencode({'scopes': ' '.join(scopes)})}" if scopes else "")
 
 
 def login_url(scopes: Iterable[str] = ()) -> str:

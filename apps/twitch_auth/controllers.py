@@ -17,7 +17,7 @@ from shared.adminauth import safe_next
 from shared.crypto import TokenError, verify_token
 from shared.fixtures import Page, admin, db, json_error, session, wants_html
 from shared.registry import NeedsReauth, NotConfigured, NotReady
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 
 from . import login_state
 from .activation import queue_activation
@@ -31,6 +31,11 @@ def _page(status: int, title: str, message: str, link: tuple[str, str] | None = 
           account: dict | None = None) -> dict:
     response.status = status
     return {"title": title, "message": message, "link": link, "account": account}
+
+
+def redirect_uri(settings: Settings) -> str:
+    """The OAuth redirect URI registered with Twitch: TWITCH_REDIRECT_URI, else this app's callback."""
+    return settings.twitch_redirect_uri or f"{settings.public_url}/twitch_auth/callback"
 
 
 def _scopes(value: str) -> list[str]:
@@ -74,7 +79,7 @@ def login():
         return _page(400, "Cannot start the Twitch login", str(err), link=None)
     state = login_state.begin(db, session, scopes, safe_next(request.query.get("next")), bot_name)
     # a bot is authorized by whoever is logged in to Twitch: make Twitch show which account that is
-    redirect(oauth.authorize_url(settings.twitch_id_url, settings.twitch_app_id, settings.redirect_uri, scopes,
+    redirect(oauth.authorize_url(settings.twitch_id_url, settings.twitch_app_id, redirect_uri(settings), scopes,
                                  state, force_verify=bool(bot_name)))
 
 
@@ -115,7 +120,7 @@ def callback():
     settings = get_settings()
     try:
         grant = oauth.exchange_code(settings.twitch_id_url, settings.twitch_app_id, settings.twitch_app_secret,
-                                    query.get("code"), settings.redirect_uri, settings.helix_timeout_s)
+                                    query.get("code"), redirect_uri(settings), settings.helix_timeout_s)
     except OAuthError as err:
         if err.rejected:
             return _page(400, "Twitch refused the login",

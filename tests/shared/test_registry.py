@@ -4,7 +4,7 @@ import json
 import click
 import pytest
 
-from shared.registry import Health, ManifestError, _parse, discover, load_entry, read_manifest
+from shared.registry import Health, ManifestError, _parse, discover, load_entry, provided_page, read_manifest
 from shared.settings import APPS_FOLDER, setting_names
 
 MODULES = {"twitch_auth", "twitch_webhooks", "twitch_chat", "helix_proxy", "livepulse"}
@@ -35,7 +35,16 @@ def test_every_manifest_is_valid(folder, wsgi_app):
     ({"name": "x", "version": "1"}, "'title' must be a non-empty string"),
     ({"name": "x", "title": "t", "version": "1", "requires": ["NOPE"]}, "unknown settings in 'requires': NOPE"),
     ({"name": "x", "title": "t", "version": "1", "services": [{"name": "s"}]}, "bad service"),
+    ({"name": "x", "title": "t", "version": "1", "schema": "apps.other.schema:define"},
+     "'schema' must be 'apps.x.<module>:<function>'"),
+    ({"name": "x", "title": "t", "version": "1", "provides": {"twitch_login": "twitch_auth/login"}},
+     "'provides' must map roles to paths starting with /"),
 ])
 def test_a_malformed_manifest_says_what_is_wrong(data, message):
     with pytest.raises(ManifestError, match=message):
         _parse("x", json.loads(json.dumps(data)))
+
+
+def test_the_core_finds_a_page_by_the_role_a_module_provides():
+    assert provided_page("twitch_login") == "/twitch_auth/login"
+    assert provided_page("no_such_role") is None
