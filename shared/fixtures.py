@@ -76,7 +76,7 @@ def navigation(path: str) -> list[dict]:
     """The admin pages as navigation entries; `current` marks the one `path` belongs to."""
     pages = _admin_pages()
     matches = [page["path"] for page in pages
-               if path == page["path"] or path.startswith(page["path"].rstrip("/") + "/")]
+               if path == page["path"] or (page["path"] != "/" and path.startswith(page["path"].rstrip("/") + "/"))]
     current = max(matches, key=len, default=None)
     return [dict(page, current=page["path"] == current) for page in pages]
 
