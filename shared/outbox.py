@@ -21,7 +21,7 @@ from prometheus_client import Counter
 
 from modules.waddlebot_api import ApiError, ContextClient, ReputationClient
 from shared.cache import get_cache
-from shared.db import as_text, get_db, insert_rows, is_postgres, utcnow
+from shared.db import as_text, get_db, insert_rows, is_postgres, rollback, utcnow
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ class Dispatcher:
                 try:
                     processed = self.run_once()
                 except Exception:
-                    self.db.rollback()
+                    rollback(self.db)
                     raise
                 if not processed:
                     stop.wait(idle_seconds)

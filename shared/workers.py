@@ -12,7 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from shared.db import get_db, transaction, utcnow
+from shared.db import get_db, rollback, transaction, utcnow
 from shared.locks import service_lock
 from shared.registry import Manifest, NeedsReauth, NotConfigured, NotReady, Service, load_entry
 from shared.settings import Settings, get_settings
@@ -94,6 +94,7 @@ class Supervisor:
             except Exception as err:
                 state.last_error = f"{err.__class__.__name__}: {err}"
                 log.exception("%s crashed", state.qualified_name)
+                rollback(get_db())  # the restart must not inherit a broken connection of this thread
             if time.monotonic() - started > 60:
                 backoff = 1.0
             state.state, state.restarts = "backoff", state.restarts + 1
