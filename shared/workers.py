@@ -33,6 +33,8 @@ class ServiceState:
 
 
 class Supervisor:
+    lock_check_seconds = 10.0  # how often a singleton's lock is renewed (a third of the Redis TTL)
+
     def __init__(self, services: list[tuple[Manifest, Service]], settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.stop_event = threading.Event()
@@ -57,19 +59,23 @@ class Supervisor:
             if self._wait(5):
                 return
         log.info("%s holds the singleton lock", state.qualified_name)
-        watchdog = threading.Thread(target=self._watch_lock, args=(lock, state), daemon=True)
+        released = threading.Event()  # this run's own: a restarted run's watchdog never sees it
+        watchdog = threading.Thread(target=self._watch_lock, args=(lock, state, released), daemon=True)
         try:
             state.state = "running"
             watchdog.start()
             func(self.stop_event)
         finally:
+            released.set()
             lock.release()
 
-    def _watch_lock(self, lock, state: ServiceState) -> None:
-        while state.state == "running" and not self._wait(10):
-            if not lock.still_held():
+    def _watch_lock(self, lock, state: ServiceState, released: threading.Event) -> None:
+        """Renew the lock of one run until that run releases it; stop the worker if it is lost."""
+        while not released.wait(self.lock_check_seconds) and not self.stop_event.is_set():
+            if not lock.still_held() and not released.is_set():
                 log.error("%s lost its singleton lock; stopping the worker", state.qualified_name)
                 self.stop_event.set()
+                return
 
     def _supervise(self, state: ServiceState) -> None:
         backoff = 1.0
