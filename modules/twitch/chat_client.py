@@ -285,6 +285,7 @@ class ChatClient(StateReporter):
             link.logged_in = True
             with self._lock:
                 link.to_join = deque(sorted(self._wanted))
+                self._note_in_use(link)
             if link is self._link:
                 self._set_state("connected", f"logged in as {self.login}")
         elif command == "NOTICE" and not link.logged_in and message.text.startswith(AUTH_FAILURES):
@@ -292,13 +293,17 @@ class ChatClient(StateReporter):
         elif command in ("JOIN", "PART", "USERSTATE"):
             with self._lock:
                 link.track_membership(message)
-                if link.logged_in and self._wanted <= link.joined and not link.reconnect_asked:
-                    self._failures = 0  # in use: a later failure starts the backoff over
+                self._note_in_use(link)
         elif command == "NOTICE":
             log.info("Twitch notice for %s: %s", message.channel or self.login, message.text)
         elif command == "CAP" and len(message.params) > 1 and message.params[1] == "NAK":
             log.error("Twitch refused the capabilities %s", message.text)
         self._deliver(message)
+
+    def _note_in_use(self, link: ChatLink) -> None:
+        """Logged in and in every channel: a later failure starts the backoff over (lock held)."""
+        if link.logged_in and self._wanted <= link.joined and not link.reconnect_asked:
+            self._failures = 0
 
     def _deliver(self, message: IrcMessage) -> None:
         """Hand a message to on_message, once: during a handover both connections receive chat."""
