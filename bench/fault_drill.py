@@ -149,14 +149,15 @@ def stored(args, run_id: str) -> tuple[set[str], int, int]:
 
 
 def recovery(tally: Tally, fault_at: float, next_fault: float) -> tuple[int, float]:
-    """Failed answers after a fault (before the next), and the time from the fault until the first
-    acknowledgement of a request started after the last of those failures (0 when none failed)."""
-    window = [attempt for attempt in tally.attempts if fault_at <= attempt[0] < next_fault]
-    failures = [attempt for attempt in window if not 200 <= attempt[2] < 300]
+    """Failed answers that came after a fault (before the next), and the time from the fault until
+    the first acknowledgement of a request sent after the last of those failed ones was sent (0
+    when none failed)."""
+    failures = [start for start, end, status in tally.attempts
+                if fault_at <= end < next_fault and not 200 <= status < 300]
     if not failures:
         return 0, 0.0
-    last_failure = max(start for start, _, _ in failures)
-    recovered = [end for start, end, status in tally.attempts if start >= last_failure and 200 <= status < 300]
+    last_failure = max(failures)
+    recovered = [end for start, end, status in tally.attempts if start > last_failure and 200 <= status < 300]
     return len(failures), (min(recovered) - fault_at) if recovered else float("nan")
 
 
