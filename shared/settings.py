@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     outbox_backoff_max_seconds: float = Field(600.0, gt=0, description="longest delay between two retries")
     outbox_batch_size: int = Field(200, ge=1, description="rows a dispatcher claims at once")
     outbox_concurrency: int = Field(16, ge=1, description="parallel deliveries per dispatcher")
+    outbox_lease_seconds: float = Field(
+        30.0, ge=1, description="how long a claimed row stays reserved for its dispatcher (renewed while it "
+        "delivers): after a worker crash, its undelivered rows are retried this much later")
     activity_points: JsonObject = Field(
         "", description='JSON overriding default points per event type, e.g. {"channel.follow": 5}')
     # --- Twitch: OAuth, tokens, bots ------------------------------------------------------
