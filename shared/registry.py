@@ -119,8 +119,21 @@ def import_errors() -> dict[str, str]:
     return {name: error.strip().splitlines()[-1] for name, error in Reloader.ERRORS.items() if error}
 
 
+NOT_MIGRATED = "not migrated yet: run waddlebot migrate"
+
+
+def _not_migrated() -> bool:
+    """True when the database lacks tables (a health check failing on a fresh database)."""
+    from shared.db import get_db, missing_tables
+
+    try:
+        return bool(missing_tables(get_db()))
+    except Exception:  # the database itself is down: the health check's own error says more
+        return False
+
+
 def module_status(manifest: Manifest, settings: Settings | None = None) -> dict:
-    """{name, title, version, status: ready|not_configured|failed|degraded, detail, admin_pages}."""
+    """{name, title, version, status: ready|not_configured|not_migrated|failed|degraded, detail, admin_pages}."""
     settings = settings or get_settings()
     result = {"name": manifest.name, "title": manifest.title, "version": manifest.version,
               "admin_pages": list(manifest.admin_pages), "status": "ready", "detail": ""}
@@ -134,7 +147,10 @@ def module_status(manifest: Manifest, settings: Settings | None = None) -> dict:
         try:
             health = load_entry(manifest.health)()
         except Exception as err:  # a broken health check is a failed module, not a crash
-            result.update(status="failed", detail=f"health check raised {err.__class__.__name__}: {err}")
+            if _not_migrated():
+                result.update(status="not_migrated", detail=NOT_MIGRATED)
+            else:
+                result.update(status="failed", detail=f"health check raised {err.__class__.__name__}: {err}")
         else:
             status = {"ok": "ready"}.get(health.status, health.status)
             result.update(status=status, detail=health.detail, data=health.data)

@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 
+from shared.db import missing_tables
 from shared.settings import PROJECT_ROOT
 from tests.conftest import TEST_ENV
 
@@ -36,6 +37,23 @@ def test_modules_lists_the_five_apps_with_their_status(wsgi_app):
     lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
     assert {"twitch_auth", "twitch_webhooks", "twitch_chat", "helix_proxy", "livepulse"} <= set(lines)
     assert "not_configured" in lines["livepulse"] and "YT_API_KEY" in lines["livepulse"]
+
+
+def test_modules_on_a_fresh_database_says_to_migrate_then_the_module_is_ready(tmp_path):
+    fresh = {"WADDLEBOT_VAR_DIR": str(tmp_path), "DATABASE_URL": "sqlite://fresh.sqlite"}
+    before = _waddlebot("modules", env=fresh)
+    assert before.returncode == 0, before.stderr
+    chat = next(line for line in before.stdout.splitlines() if line.startswith("twitch_chat"))
+    assert "not_migrated" in chat and "not migrated yet: run waddlebot migrate" in chat
+    assert "no such table" not in before.stdout
+    assert _waddlebot("migrate", env=fresh).returncode == 0
+    after = _waddlebot("modules", env=fresh)
+    chat = next(line for line in after.stdout.splitlines() if line.startswith("twitch_chat"))
+    assert "not_migrated" not in chat and "failed" not in chat
+
+
+def test_a_migrated_database_misses_no_table(db):
+    assert missing_tables(db) == []
 
 
 def test_magic_link_prints_a_one_time_url(client, db):
