@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 import time
 
-from shared.fixtures import client_address
-
 log = logging.getLogger("waddlebot.access")
 _MASK = "***"
 _TOKEN_MIN_LENGTH = 20
@@ -31,6 +29,7 @@ def access_log(app):
 
     The duration runs until the application returned its answer (a stream's first byte), so an
     SSE stream is logged when it starts, not when it ends."""
+    from shared.fixtures import client_address  # opens the database: only once the apps are loaded
 
     def wrapped(environ, start_response):
         if not log.isEnabledFor(logging.INFO):

@@ -18,6 +18,8 @@ import py4web
 import pydal.validators
 from py4web.core import wsgi
 
+from shared.accesslog import access_log
+from shared.logs import configure_logging
 from shared.metrics import LANE_ROUTE, MULTIPROCESS_DIR, metrics_middleware
 from shared.settings import APPS_FOLDER, Settings, get_settings
 
@@ -86,9 +88,12 @@ def load_apps(app_names: list[str] | None = None, quiet: bool = False):
     if names not in _loaded:
         _loaded.clear()
         os.environ["PY4WEB_APP_NAMES"] = names
+        root = logging.getLogger()
+        level = root.level  # py4web sets the root logger's level; LOG_LEVEL (configure_logging) wins
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             app = wsgi(apps_folder=str(APPS_FOLDER), yes=True, logging_level=logging.WARNING, app_names=names)
-        _loaded[names] = metrics_middleware(_with_lanes(app))
+        root.setLevel(level)
+        _loaded[names] = access_log(metrics_middleware(_with_lanes(app)))
     return _loaded[names]
 
 
@@ -111,7 +116,10 @@ def install_dashboard(settings: Settings) -> None:
 
 
 def application():
-    """The WSGI application of a Granian worker process (serve's factory target)."""
+    """The WSGI application of a Granian worker process (serve's factory target).
+
+    A worker process starts fresh (spawned), so it sets up its own logging from the settings."""
+    configure_logging(get_settings())
     return load_apps()
 
 

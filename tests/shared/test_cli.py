@@ -1,7 +1,6 @@
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import requests
 from shared.db import missing_tables
 from shared.settings import PROJECT_ROOT
 from tests.conftest import TEST_ENV
+from tests.processes import free_port, wait_healthy
 
 
 def _waddlebot(*args, env=None, timeout=60):
@@ -65,32 +65,13 @@ def test_magic_link_prints_a_one_time_url(client, db):
     client.get(url.removeprefix(TEST_ENV["PUBLIC_URL"]), status=410)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, timeout: float = 60) -> requests.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            response = requests.get(url, timeout=2)
-            if response.status_code == 200:
-                return response
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{url} never became healthy")
-
-
 def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c(wsgi_app):
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "--port", str(port)], cwd=PROJECT_ROOT,
                                env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     try:
-        health = _wait_healthy(f"http://127.0.0.1:{port}/health").json()
+        health = wait_healthy(f"http://127.0.0.1:{port}/health").json()
         assert health["components"]["worker"]["services"]["_default.outbox"] == "running"
         assert "Admin login" in requests.get(f"http://127.0.0.1:{port}/login", timeout=5).text
         assert "waddlebot_http_requests_total" in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -108,12 +89,12 @@ def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c
 @pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="several web processes need Redis")
 def test_web_with_two_processes_counts_every_request_in_metrics(wsgi_app):
     """WEB_WORKERS=2: two processes answer on one port; /metrics adds up both, whichever answers."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "shared.cli", "web", "--port", str(port)], cwd=PROJECT_ROOT,
                                env={**os.environ, "WEB_WORKERS": "2"}, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/helix_proxy/healthz")
+        wait_healthy(f"http://127.0.0.1:{port}/helix_proxy/healthz")
         for _ in range(49):  # a new connection each: the kernel spreads them over both processes
             assert requests.get(f"http://127.0.0.1:{port}/helix_proxy/healthz", timeout=5).text == "ok"
         metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
