@@ -8,7 +8,9 @@ Each app folder holds a `manifest.json`:
                    "singleton": true}],                  # background services the worker runs
      "admin_pages": [{"title": "Accounts", "path": "/twitch_auth/users"}],
      "health": "apps.twitch_auth.health:check",          # optional: () -> Health
-     "commands": "apps.twitch_auth.cli:commands"}        # optional: click commands for `waddlebot`
+     "commands": "apps.twitch_auth.cli:commands",        # optional: click commands for `waddlebot`
+     "aliases": {"/twitch/auth/login": "/twitch_auth/login"},  # optional: old paths (shared.aliases)
+     "standalone_aliases": {"/healthz": "/helix_proxy/healthz"}}  # optional: only when served alone
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
+from shared.aliases import Alias, AliasError, parse_alias
 from shared.settings import APPS_FOLDER, Settings, get_settings, setting_names
 
 
@@ -61,6 +64,8 @@ class Manifest:
     admin_pages: tuple[dict, ...] = ()
     health: str | None = None
     commands: str | None = None
+    aliases: tuple[Alias, ...] = ()
+    standalone_aliases: tuple[Alias, ...] = ()
 
     def missing_settings(self, settings: Settings) -> list[str]:
         return [name for name in self.requires if not getattr(settings, name.lower(), None)]
@@ -87,7 +92,18 @@ def _parse(folder_name: str, data: dict) -> Manifest:
     return Manifest(name=data["name"], title=data["title"], version=data["version"],
                     requires=tuple(data.get("requires", [])), services=services,
                     admin_pages=tuple(data.get("admin_pages", [])), health=data.get("health"),
-                    commands=data.get("commands"))
+                    commands=data.get("commands"), aliases=_aliases(folder_name, data, "aliases"),
+                    standalone_aliases=_aliases(folder_name, data, "standalone_aliases"))
+
+
+def _aliases(folder_name: str, data: dict, key: str) -> tuple[Alias, ...]:
+    table = data.get(key, {})
+    if not isinstance(table, dict):
+        raise ManifestError(f"{folder_name}/manifest.json: '{key}' must map old paths to this app's paths")
+    try:
+        return tuple(parse_alias(source, target, folder_name) for source, target in table.items())
+    except AliasError as err:
+        raise ManifestError(f"{folder_name}/manifest.json: {err}") from None
 
 
 def read_manifest(folder_name: str) -> Manifest:
