@@ -11,7 +11,8 @@ import requests
 from shared.db import missing_tables
 from shared.settings import PROJECT_ROOT
 from tests.conftest import TEST_ENV
-from tests.processes import free_port, wait_healthy
+from tests.processes import free_port, waddlebot, wait_healthy
+from tests.waiting import wait_until
 
 
 def _waddlebot(*args, env=None, timeout=60):
@@ -107,3 +108,20 @@ def test_web_with_two_processes_counts_every_request_in_metrics(wsgi_app):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_run_with_reload_restarts_the_system_when_code_changes(wsgi_app, tmp_path):
+    port, stderr = free_port(), tmp_path / "dev.log"
+    probe = PROJECT_ROOT / "modules" / f"_reload_probe_{os.getpid()}.py"
+    with waddlebot("run", "--reload", "--port", str(port), stderr=stderr) as process:
+        wait_healthy(f"http://127.0.0.1:{port}/health")
+        assert stderr.read_text().count("web server on") == 1
+        try:
+            probe.write_text('"""A file that appears: the dev server restarts."""\n')
+            wait_until(lambda: stderr.read_text().count("web server on") == 2, timeout=60)
+        finally:
+            probe.unlink()
+        wait_healthy(f"http://127.0.0.1:{port}/health")
+        assert "file(s) changed: restarting" in stderr.read_text()
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=30)
