@@ -6,17 +6,18 @@ segment shaped like a token (a magic link's) is masked, so nothing secret reache
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 log = logging.getLogger("waddlebot.access")
 _MASK = "***"
 _TOKEN_MIN_LENGTH = 20
+_NOT_SECRET = re.compile(r"\d+|[a-z]{1,12}(?:[-_.][a-z]{1,12})*")  # an id, or route words: moderated-channels
 
 
 def _token_shaped(segment: str) -> bool:
-    """Long, with letters and digits: a token, not a name or a numeric id."""
-    return (len(segment) >= _TOKEN_MIN_LENGTH and any(char.isdigit() for char in segment)
-            and any(char.isalpha() for char in segment))
+    """Long and neither a route name (short lower-case words) nor a numeric id: a token."""
+    return len(segment) >= _TOKEN_MIN_LENGTH and _NOT_SECRET.fullmatch(segment) is None
 
 
 def loggable_path(path: str) -> str:

@@ -68,6 +68,9 @@ def test_token_shaped_path_segments_are_masked_and_ids_kept():
     assert loggable_path(f"/auth/magic/{MAGIC_TOKEN}") == "/auth/magic/***"
     assert loggable_path("/twitch_auth/refresh/123456789012345678901") == "/twitch_auth/refresh/123456789012345678901"
     assert loggable_path("/twitch_webhooks/admin/subscriptions") == "/twitch_webhooks/admin/subscriptions"
+    assert loggable_path("/v1/admin/service-accounts/svc_x/regenerate") == "/v1/admin/service-accounts/svc_x/regenerate"
+    assert loggable_path("/twitch_chat/submit/abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq") == "/twitch_chat/submit/***"
+    assert loggable_path("/twitch_chat/submit/ABCDEFGHIJ-klmnopqrst_UVWXyz") == "/twitch_chat/submit/***"
 
 
 def test_json_logs_carry_the_redacted_traceback_once(configure):
