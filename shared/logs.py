@@ -71,4 +71,8 @@ def configure_logging(settings: Settings, stream=None) -> RedactingFilter:
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    # the logging docs' optimizations: no line prints the caller, thread or process, and at INFO
+    # the web process writes two records a request (the access line and often a module's own)
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     return redactor
