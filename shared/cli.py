@@ -169,12 +169,17 @@ class ChildProcesses:
 @main.command()
 @click.option("--host", default=None, help="address to listen on (default HOST)")
 @click.option("--port", default=None, type=int, help="port to listen on (default PORT)")
-def run(host, port):
+@click.option("--reload", is_flag=True, help="development: restart both when a file under apps/, shared/ or "
+                                             "modules/ changes")
+def run(host, port, reload):
     """Migrate, then run the web server and the worker together (restarting either if it exits);
     Ctrl-C stops both."""
     from shared.db import migrate as run_migrations
 
     settings = bootstrap()
+    if reload:
+        _run_reloading(host or settings.host, port or settings.port)
+        return
     run_migrations(settings)
     base = [sys.executable, "-m", "shared.cli"]
     web_args = ["web", "--host", host or settings.host, "--port", str(port or settings.port)]
@@ -187,6 +192,23 @@ def run(host, port):
     while not stopping.wait(0.5):
         children.check()
     children.stop()
+
+
+def _run_reloading(host: str, port: int) -> None:
+    """`waddlebot run` in a child process, restarted (Ctrl-C, then start) on every code change."""
+    try:
+        from watchfiles import DefaultFilter, run_process
+    except ImportError:
+        raise click.ClickException("--reload needs watchfiles: pip install -r requirements-dev.txt") from None
+    from shared.settings import PROJECT_ROOT
+
+    # py4web's _dashboard is unpacked under apps/ at start-up: watching it would restart at once
+    changes = DefaultFilter(ignore_dirs=(*DefaultFilter.ignore_dirs, "_dashboard"))
+    command = f"{sys.executable} -m shared.cli run --host {host} --port {port}"
+    click.echo("reloading on changes under apps/, shared/, modules/ (Ctrl-C stops)", err=True)
+    run_process(*(PROJECT_ROOT / folder for folder in ("apps", "shared", "modules")), target=command,
+                target_type="command", watch_filter=changes, sigint_timeout=15,
+                callback=lambda changed: log.info("%d file(s) changed: restarting", len(changed)))
 
 
 @main.command()

@@ -264,6 +264,17 @@ def migrate(settings: Settings | None = None) -> list[str]:
         db.close()
 
 
+def missing_tables(db: DAL) -> list[str]:
+    """The defined tables the database does not have yet (all of them before `waddlebot migrate`)."""
+    if is_postgres(db):
+        rows = db.executesql("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    else:
+        rows = db.executesql("SELECT name FROM sqlite_master WHERE type = 'table'")
+    db.commit()
+    existing = {row[0].lower() for row in rows}
+    return [name for name in db.tables if name.lower() not in existing]
+
+
 def get_db() -> Database:
     """The shared DAL (a py4web fixture; apps never migrate)."""
     global _db

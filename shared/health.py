@@ -58,5 +58,5 @@ def system_health(settings: Settings | None = None) -> tuple[bool, dict]:
         components["redis"] = redis_state
     modules = {manifest.name: module_status(manifest, settings) for manifest in discover()}
     healthy = all(part["status"] == "ok" for part in components.values()) and all(
-        module["status"] != "failed" for module in modules.values())
+        module["status"] not in ("failed", "not_migrated") for module in modules.values())
     return healthy, {"status": "ok" if healthy else "degraded", "components": components, "modules": modules}

@@ -377,17 +377,19 @@ def _describe(err: Exception) -> str:
 
 
 class TwitchChatListener:
-    """Listen to one channel and iterate over its chat commands (the seed's API)::
+    """Listen to one channel and iterate over the chat commands asked for (the seed's API)::
 
         listener = TwitchChatListener(channel="somestreamer")  # TWITCH_USERNAME, TWITCH_OAUTH_TOKEN
-        async for command in listener.watch_commands():
+        async for command in listener.watch_commands():        # !reco, as the seed's listener
             print(command.user, command.comment)
 
-    The connection runs in a thread; ChatAuthError is raised from the iteration when Twitch
-    rejects the token. Extra keyword arguments go to ChatClient."""
+    `commands` (or the names given to watch_commands) are the commands yielded, with or without
+    the prefix; other `!commands` are skipped. The connection runs in a thread; ChatAuthError is
+    raised from the iteration when Twitch rejects the token. Extra keyword arguments go to ChatClient."""
 
     def __init__(self, channel: str, username: str | None = None, oauth_token: str | None = None, *,
-                 url: str | None = None, prefix: str = "!", **client_options):
+                 url: str | None = None, prefix: str = "!", commands: Iterable[str] = ("reco",),
+                 **client_options):
         username = username or os.environ.get("TWITCH_USERNAME", "")
         token = oauth_token or os.environ.get("TWITCH_OAUTH_TOKEN", "")
         if not (username and token):
@@ -395,6 +397,8 @@ class TwitchChatListener:
                              "or set TWITCH_USERNAME and TWITCH_OAUTH_TOKEN")
         self.channel = channel_name(channel)
         self.prefix = prefix
+        self.commands = self._names(commands)
+        self._wanted = self.commands
         url = url or os.environ.get("TWITCH_IRC_URL") or TWITCH_IRC_URL
         self.client = ChatClient(username, lambda: token, url=url, on_message=self._received, **client_options)
         self.client.join(self.channel)
@@ -402,6 +406,12 @@ class TwitchChatListener:
 
     def say(self, text: str, reply_to: str | None = None) -> None:
         self.client.say(self.channel, text, reply_to)
+
+    def _names(self, names: Iterable[str]) -> frozenset[str]:
+        """Command names as parse_command gives them: lower case, without the prefix."""
+        if isinstance(names, str):
+            raise TypeError("commands must be a list of names, e.g. ['reco'], not one string")
+        return frozenset(name.strip().removeprefix(self.prefix).lower() for name in names)
 
     def _received(self, message: IrcMessage) -> None:
         if message.command != "PRIVMSG" or self._deliver is None:
@@ -411,11 +421,13 @@ class TwitchChatListener:
         except ValueError as err:
             log.warning("ignored a chat message: %s", err)
             return
-        if command is not None:
+        if command is not None and command.name in self._wanted:
             self._deliver(command)
 
-    async def watch_commands(self) -> AsyncIterator[ChatCommand]:
-        """Every `!command` typed in the channel, until the iteration is left."""
+    async def watch_commands(self, *names: str) -> AsyncIterator[ChatCommand]:
+        """The commands `names` (default: those given to the constructor) typed in the channel,
+        until the iteration is left."""
+        self._wanted = self._names(names) if names else self.commands
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()

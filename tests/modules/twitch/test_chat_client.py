@@ -409,31 +409,59 @@ def test_the_listener_needs_credentials(monkeypatch):
         TwitchChatListener(channel="streamer")
 
 
-def test_the_listener_yields_commands_with_user_and_comment(twitch, monkeypatch):
-    monkeypatch.setenv("TWITCH_USERNAME", "waddlebot")
-    monkeypatch.setenv("TWITCH_OAUTH_TOKEN", "oauth:good")
-    monkeypatch.setenv("TWITCH_IRC_URL", twitch.url)
-    listener = TwitchChatListener(channel="#Streamer", tick=0.02)
+def _first_commands(twitch, listener: TwitchChatListener, count: int, *names: str) -> list:
+    """The first `count` commands watch_commands(*names) yields, while the fake Twitch sends chat."""
 
-    async def first_commands():
+    async def iterate():
         commands = []
-        async for command in listener.watch_commands():
+        async for command in listener.watch_commands(*names):
             commands.append(command)
-            if len(commands) == 2:
+            if len(commands) == count:
                 return commands
         return commands
 
     def chat_when_joined():
         wait_until(lambda: listener.client.joined == {"streamer"})
         twitch.send(":v!v@v.tmi.twitch.tv PRIVMSG #streamer :just chatting",
+                    ":other!other@other.tmi.twitch.tv PRIVMSG #streamer :!hello",
                     "@display-name=Viewer;id=m1 :viewer!viewer@viewer.tmi.twitch.tv PRIVMSG #streamer :!reco a song",
-                    ":other!other@other.tmi.twitch.tv PRIVMSG #streamer :!hello")
+                    ":other!other@other.tmi.twitch.tv PRIVMSG #streamer :!Hello there",
+                    ":third!third@third.tmi.twitch.tv PRIVMSG #streamer :!RECO another")
 
     threading.Thread(target=chat_when_joined, daemon=True).start()
-    commands = run_coroutine(first_commands)
+    return run_coroutine(iterate)
+
+
+@pytest.fixture
+def listener(twitch, monkeypatch):
+    monkeypatch.setenv("TWITCH_USERNAME", "waddlebot")
+    monkeypatch.setenv("TWITCH_OAUTH_TOKEN", "oauth:good")
+    monkeypatch.setenv("TWITCH_IRC_URL", twitch.url)
+    return TwitchChatListener(channel="#Streamer", tick=0.02)
+
+
+def test_the_listener_yields_only_reco_by_default_as_the_seed_loop_expects(twitch, listener):
+    commands = _first_commands(twitch, listener, 2)
     assert [(command.name, command.user, command.comment) for command in commands] == [
-        ("reco", "viewer", "a song"), ("hello", "other", "")]
+        ("reco", "viewer", "a song"), ("reco", "third", "another")]
     assert commands[0].display_name == "Viewer"
+
+
+def test_the_listener_yields_the_commands_it_is_asked_for(twitch, listener):
+    commands = _first_commands(twitch, listener, 2, "!hello")
+    assert [(command.name, command.user, command.comment) for command in commands] == [
+        ("hello", "other", ""), ("hello", "other", "there")]
+
+
+def test_the_listener_takes_a_list_of_names_not_one_string():
+    with pytest.raises(TypeError, match="list of names"):
+        TwitchChatListener(channel="streamer", username="bot", oauth_token="t", commands="reco")
+
+
+def test_the_listener_imports_from_the_twitch_package():
+    from modules.twitch import TwitchChatListener as exported
+
+    assert exported is TwitchChatListener
 
 
 def test_the_listener_raises_when_the_token_is_rejected(twitch):
