@@ -67,6 +67,11 @@ class FakeConnection:
         self._send("revocation", {"subscription": subscription},
                    subscription_type=subscription["type"], subscription_version=subscription["version"])
 
+    def ping(self) -> None:
+        """A WebSocket ping frame (not a Twitch message): the client answers it with a pong."""
+        with contextlib.suppress(ConnectionClosed):
+            self.ws.ping()
+
     def send_raw(self, text: str) -> None:
         self.ws.send(text)
 
