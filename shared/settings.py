@@ -163,6 +163,8 @@ class Settings(BaseSettings):
     # --- chat and !reco -------------------------------------------------------------------
     twitch_irc_url: WsUrl = Field("wss://irc-ws.chat.twitch.tv:443", description="Twitch IRC WebSocket URL")
     chat_bot: str = Field("", description="bot account the chat listener uses (default: the static bot)")
+    chat_transport: Literal["auto", "eventsub", "irc"] = Field(
+        "auto", description="chat over EventSub + Send Chat Message (auto: when the bot's grants allow) or IRC")
     reco_ticket_ttl_minutes: int = Field(5, ge=1, description="lifetime of a !reco submission link")
     reco_cooldown_seconds: int = Field(60, ge=0, description="per-viewer cooldown of !reco")
     reco_points: int = Field(20, description="points of a recommendation activity")
