@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import threading
 import time
 from collections import deque
@@ -21,8 +20,11 @@ from dataclasses import dataclass
 
 import websocket
 
+from modules.twitch import oauth
 from modules.twitch.commands import ChatCommand, parse_command
-from modules.twitch.irc import ChatMessage, IrcMessage, escape_tag_value, is_moderator, parse
+from modules.twitch.eventsub_chat_client import CHAT_SCOPES, TWITCH_HELIX_URL, TWITCH_ID_URL, EventSubChatClient
+from modules.twitch.eventsub_ws import EVENTSUB_WS_URL, with_keepalive
+from modules.twitch.irc import ChatMessage, IrcMessage, channel_name, escape_tag_value, is_moderator, parse
 from modules.twitch.reconnect import StateReporter, exponential_backoff
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,6 @@ CAPABILITIES = "twitch.tv/tags twitch.tv/commands twitch.tv/membership"
 AUTH_FAILURES = ("Login authentication failed", "Improperly formatted auth", "Login unsuccessful")
 MAX_MESSAGE_LENGTH = 500
 CONNECTION_ERRORS = (OSError, websocket.WebSocketException)
-_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
 
 
 class LoginFailed(Exception):
@@ -41,14 +42,6 @@ class LoginFailed(Exception):
 
 class ChatAuthError(Exception):
     """Twitch rejected the bot's token, also after a refresh: someone must log the bot in again."""
-
-
-def channel_name(value: str) -> str:
-    """'#SomeStreamer' or 'somestreamer' → 'somestreamer'; ValueError when it is not a login."""
-    name = value.strip().removeprefix("#").lower()
-    if not _LOGIN.fullmatch(name):
-        raise ValueError(f"not a Twitch channel name: {value!r}")
-    return name
 
 
 @dataclass(frozen=True)
@@ -361,31 +354,53 @@ class TwitchChatListener:
         async for command in listener.watch_commands():
             print(command.user, command.comment)
 
-    The connection runs in a thread; ChatAuthError is raised from the iteration when Twitch
-    rejects the token. Extra keyword arguments go to ChatClient."""
+    `transport` (default CHAT_TRANSPORT, else "irc"): "irc", "eventsub" (EventSub WebSocket +
+    Send Chat Message; the token needs user:read:chat and user:write:chat) or "auto" (EventSub
+    when the token grants both, which asks Twitch to validate the token once). The connection runs
+    in a thread; ChatAuthError (IRC) or ChatApiError (EventSub) is raised from the iteration when
+    Twitch refuses the token. Extra keyword arguments go to ChatClient or EventSubWebSocket."""
 
     def __init__(self, channel: str, username: str | None = None, oauth_token: str | None = None, *,
-                 url: str | None = None, prefix: str = "!", **client_options):
+                 url: str | None = None, prefix: str = "!", transport: str | None = None, **client_options):
         username = username or os.environ.get("TWITCH_USERNAME", "")
-        token = oauth_token or os.environ.get("TWITCH_OAUTH_TOKEN", "")
-        if not (username and token):
+        token = (oauth_token or os.environ.get("TWITCH_OAUTH_TOKEN", "")).removeprefix("oauth:")
+        transport = transport or os.environ.get("CHAT_TRANSPORT") or "irc"
+        if transport not in ("irc", "eventsub", "auto"):
+            raise ValueError(f"transport must be irc, eventsub or auto, not {transport!r}")
+        if not (token and (username or transport != "irc")):
             raise ValueError("a bot login and token are needed: pass username= and oauth_token=, "
                              "or set TWITCH_USERNAME and TWITCH_OAUTH_TOKEN")
         self.channel = channel_name(channel)
         self.prefix = prefix
-        url = url or os.environ.get("TWITCH_IRC_URL") or TWITCH_IRC_URL
-        self.client = ChatClient(username, lambda: token, url=url, on_message=self._received, **client_options)
-        self.client.join(self.channel)
+        id_url = os.environ.get("TWITCH_ID_URL") or TWITCH_ID_URL
+        if transport == "auto":
+            granted = set(oauth.validate(id_url, token).scopes)
+            transport = "eventsub" if CHAT_SCOPES <= granted else "irc"
+        self.transport = transport
+        if transport == "eventsub":
+            eventsub_url = with_keepalive(url or os.environ.get("TWITCH_EVENTSUB_WS_URL") or EVENTSUB_WS_URL, 30)
+            self.client = EventSubChatClient(token, [self.channel], on_message=self._chat_message,
+                                             eventsub_url=eventsub_url, id_url=id_url,
+                                             helix_url=os.environ.get("TWITCH_HELIX_URL") or TWITCH_HELIX_URL,
+                                             **client_options)
+        else:
+            url = url or os.environ.get("TWITCH_IRC_URL") or TWITCH_IRC_URL
+            self.client = ChatClient(username, lambda: token, url=url, on_message=self._received, **client_options)
+            self.client.join(self.channel)
         self._deliver: Callable[[object], None] | None = None
 
     def say(self, text: str, reply_to: str | None = None) -> None:
         self.client.say(self.channel, text, reply_to)
 
     def _received(self, message: IrcMessage) -> None:
-        if message.command != "PRIVMSG" or self._deliver is None:
+        if message.command == "PRIVMSG":
+            self._chat_message(ChatMessage.from_irc(message))
+
+    def _chat_message(self, message: ChatMessage) -> None:
+        if self._deliver is None:
             return
         try:
-            command = parse_command(ChatMessage.from_irc(message), self.prefix)
+            command = parse_command(message, self.prefix)
         except ValueError as err:
             log.warning("ignored a chat message: %s", err)
             return

@@ -55,6 +55,7 @@ class FakeHelix:
     def __init__(self, sessions=None, client_id: str = CLIENT_ID):
         self.client_id = client_id
         self.tokens: dict[str, Token] = {}
+        self.logins: dict[str, str] = {}  # user id → login, for GET /users
         self.sent: list[dict] = []
         self.subscriptions: list[dict] = []
         self.conduits: dict[str, FakeConduit] = {}
@@ -70,6 +71,9 @@ class FakeHelix:
     def user_token(self, token: str, user_id: str, *scopes: str) -> None:
         self.tokens[token] = Token(user_id, set(scopes))
 
+    def user(self, user_id: str, login: str) -> None:
+        self.logins[user_id] = login
+
     def app_token(self, token: str) -> None:
         self.tokens[token] = Token(None)
 
@@ -79,10 +83,12 @@ class FakeHelix:
 
     # -- WSGI --------------------------------------------------------------------------------
     def _app(self, environ, start_response):
+        if environ["PATH_INFO"] == "/oauth2/validate":
+            return self._validate(environ, start_response)
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"].removeprefix("/helix/")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
-        query = {name: values[0] for name, values in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        query = parse_qs(environ.get("QUERY_STRING", ""))  # name → every value
         self.requests.append((method, path))
         try:
             token = self._token(environ)
@@ -98,6 +104,18 @@ class FakeHelix:
         start_response(f"{status} X", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
 
+    def _validate(self, environ, start_response):
+        """id.twitch.tv's GET /oauth2/validate (Authorization: OAuth <token>)."""
+        token = self.tokens.get(environ.get("HTTP_AUTHORIZATION", "").removeprefix("OAuth "))
+        if token is None:
+            status, answer = 401, {"status": 401, "message": "invalid access token"}
+        else:
+            status, answer = 200, {"client_id": self.client_id, "login": self.logins.get(token.user_id),
+                                   "user_id": token.user_id, "scopes": sorted(token.scopes), "expires_in": 3600}
+        data = json.dumps(answer).encode()
+        start_response(f"{status} X", [("Content-Type", "application/json")])
+        return [data]
+
     def _token(self, environ) -> Token:
         if environ.get("HTTP_CLIENT_ID") != self.client_id:
             raise HelixProblem(401, "Client ID and OAuth token do not match")
@@ -107,7 +125,8 @@ class FakeHelix:
         return token
 
     def _route(self, method: str, path: str, token: Token, body: dict, query: dict):
-        routes = {("POST", "chat/messages"): self._send_message,
+        routes = {("GET", "users"): self._users,
+                  ("POST", "chat/messages"): self._send_message,
                   ("POST", "eventsub/subscriptions"): self._subscribe,
                   ("GET", "eventsub/conduits"): self._list_conduits,
                   ("POST", "eventsub/conduits"): self._create_conduit,
@@ -119,6 +138,11 @@ class FakeHelix:
             raise HelixProblem(404, f"no route {method} /{path}")
         with self.lock:
             return handler(token, body, query)
+
+    def _users(self, token: Token, body: dict, query: dict):
+        wanted = set(query.get("login", []))
+        return 200, {"data": [{"id": user_id, "login": login, "display_name": login}
+                              for user_id, login in self.logins.items() if login in wanted]}
 
     # -- chat --------------------------------------------------------------------------------
     def _send_message(self, token: Token, body: dict, query: dict):
@@ -202,7 +226,7 @@ class FakeHelix:
 
     def _list_shards(self, token: Token, body: dict, query: dict):
         self._app_only(token)
-        conduit = self.conduits.get(query.get("conduit_id"))
+        conduit = self.conduits.get((query.get("conduit_id") or [None])[0])
         if conduit is None:
             raise HelixProblem(404, "Conduit not found")
         shards = [self._shard_json(str(number), conduit.shards.get(str(number)) or {
