@@ -132,7 +132,8 @@ class ChatListener(BotAccount):
 
 def bot_scopes(bot: tokens.BotCredentials) -> list[str] | None:
     """The scopes the bot granted; None for the static bot (TWITCH_OAUTH_TOKEN: not known)."""
-    entry = next((entry for entry in tokens.list_bots() if entry["name"] == bot.name), None)
+    with transaction(get_db()):  # a fresh read: a new grant must be seen by this long-lived thread
+        entry = next((entry for entry in tokens.list_bots() if entry["name"] == bot.name), None)
     return None if entry is None or entry["static"] else entry["scopes"]
 
 
@@ -147,10 +148,11 @@ class ChatService:
     Twitch's message id)."""
 
     def __init__(self, bot: tokens.BotCredentials, *, refresh_seconds: float = CHANNEL_REFRESH_SECONDS,
-                 switch_timeout: float = SWITCH_TIMEOUT_SECONDS, **client_options):
+                 switch_timeout: float = SWITCH_TIMEOUT_SECONDS, irc_options: dict | None = None,
+                 eventsub_options: dict | None = None):
         self.bot = bot
         self.refresh_seconds, self.switch_timeout = refresh_seconds, switch_timeout
-        self.client_options = client_options
+        self.irc_options, self.eventsub_options = irc_options or {}, eventsub_options or {}
         self.failures: list[Exception] = []
         self.listener = None
 
@@ -159,10 +161,10 @@ class ChatService:
             created: list[EventSubChatListener] = []
             listener = EventSubChatListener(self.bot, active_channel_ids, refresh_seconds=self.refresh_seconds,
                                             on_report=lambda: created and self._report(created[0]),
-                                            **self.client_options)
+                                            **self.eventsub_options)
             created.append(listener)
         else:
-            listener = ChatListener(self.bot, refresh_seconds=self.refresh_seconds, **self.client_options)
+            listener = ChatListener(self.bot, refresh_seconds=self.refresh_seconds, **self.irc_options)
             listener.reporting = lambda: self.listener in (None, listener)
         listener.choice = choice
         halt = threading.Event()

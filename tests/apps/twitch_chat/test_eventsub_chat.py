@@ -192,3 +192,28 @@ def test_chat_events_are_stored_once_and_subs_raids_are_activities(db, chat_bot,
         ("resubscription", "42", 50, "twitch_chat"), ("raid", "77", 30, "twitch_chat")]
     assert activities[0].details["cumulative_months"] == 10 and activities[1].details["viewer_count"] == 12
     assert db(db.outbox.activity_id == activities[0].id).count() == 1
+
+
+def test_a_transport_switch_mid_stream_runs_each_command_once(db, chat_bot, irc, eventsub, helix, run):  # noqa: F811
+    from shared import tokens
+
+    with transaction(db):
+        db(db.twitch_token.bot_name == "main").update(scopes=["chat:read", "chat:edit"])
+    service = workers.ChatService(tokens.get_bot("main"), refresh_seconds=0.1, irc_options={"tick": 0.02})
+    run(service.run)
+    wait_until(lambda: "JOIN #streamer" in irc.received)
+    irc.send("@badges=;display-name=Early;id=switch-1;room-id=1337;user-id=50 "
+             ":early!early@early.tmi.twitch.tv PRIVMSG #streamer :!reco before the switch")
+    wait_until(lambda: irc.lines("PRIVMSG"))
+    with transaction(db):  # the bot is granted the chat scopes: auto now picks EventSub
+        db(db.twitch_token.bot_name == "main").update(scopes=list(tokens.BOT_SCOPES))
+    connection = welcomed(eventsub, helix)
+    wait_until(lambda: service.listener.transport == "eventsub" and irc.connections[-1].close_code is not None)
+    # Twitch brings the first message again on the new transport, then a new one
+    connection.notify(chat_sub(), {**chat_event("!reco before the switch", "switch-1"), "chatter_user_id": "50"})
+    connection.notify(chat_sub(), {**chat_event("!reco after the switch", "switch-2"), "chatter_user_id": "51"})
+    wait_until(lambda: helix.sent)
+    connection.keepalive()
+    assert [line.split(" ")[0] for line in irc.lines("PRIVMSG")] == ["@reply-parent-msg-id=switch-1"]
+    assert [sent["reply_parent_message_id"] for sent in helix.sent] == ["switch-2"]
+    wait_until(lambda: (status_row(db) or {}).get("transport") == "eventsub")
