@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     twitch_eventsub_ws_url: WsUrl = Field("wss://eventsub.wss.twitch.tv/ws", description="EventSub WebSocket URL")
     eventsub_keepalive_seconds: int = Field(30, ge=10, le=600, description="keepalive_timeout_seconds asked of Twitch")
     eventsub_bot: str = Field("", description="bot account whose token opens the EventSub WebSocket")
+    eventsub_transport: Literal["websocket", "webhook", "conduit"] = Field(
+        "websocket", description="websocket/webhook: the bots' sessions and channel webhooks; conduit: one app "
+                                 "conduit whose shards are the workers' EventSub WebSocket sessions")
+    conduit_takeover_seconds: float = Field(
+        5.0, gt=0, description="how often a worker looks for conduit shards whose worker died (and takes them)")
     waddlebot_ws_port: int = Field(8001, ge=1, le=65535, description="port of the hub WebSocket (/ws/events)")
     hub_allow_private_webhooks: bool = Field(False, description="allow hub webhooks to private/loopback addresses")
     # --- chat and !reco -------------------------------------------------------------------

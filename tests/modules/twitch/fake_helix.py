@@ -1,7 +1,13 @@
 """A fake Twitch Helix on 127.0.0.1 (a threading WSGI server) for chat and EventSub: POST
 /chat/messages, /eventsub/subscriptions, /eventsub/conduits and /eventsub/conduits/shards,
 answering with Twitch's documented shapes and errors. Tokens are registered with `user_token`
-(user id + scopes) or `app_token`; everything received is kept for the tests to assert on."""
+(user id + scopes) or `app_token`; everything received is kept for the tests to assert on.
+
+With `sessions` (a FakeEventSub with auto_welcome) it also plays EventSub's side of a conduit:
+`deliver` sends an event of a conduit subscription to one enabled WebSocket shard (round robin)
+and, when that shard's socket is gone, disables the shard, notifies `conduit.shard.disabled` and
+tries one other enabled shard, as Twitch does; `session_closed` disables a shard whose socket
+ended."""
 
 from __future__ import annotations
 
@@ -62,7 +68,8 @@ class FakeHelix:
         self.drop_next: dict | None = None
         self.requests: list[tuple[str, str]] = []
         self.sessions = sessions  # a FakeEventSub: which WebSocket sessions exist, for shards
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        self._turn = itertools.count()
         self._server = make_server("127.0.0.1", 0, self._app, server_class=_Server, handler_class=_QuietHandler)
         self.url = f"http://127.0.0.1:{self._server.server_port}/helix"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -85,6 +92,8 @@ class FakeHelix:
     def _app(self, environ, start_response):
         if environ["PATH_INFO"] == "/oauth2/validate":
             return self._validate(environ, start_response)
+        if environ["PATH_INFO"] == "/oauth2/token":
+            return self._app_token(environ, start_response)
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"].removeprefix("/helix/")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
@@ -115,6 +124,13 @@ class FakeHelix:
         data = json.dumps(answer).encode()
         start_response(f"{status} X", [("Content-Type", "application/json")])
         return [data]
+
+    def _app_token(self, environ, start_response):
+        """id.twitch.tv's POST /oauth2/token (client credentials): a new app token."""
+        token = f"app-token-{next(_ids)}"
+        self.app_token(token)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"access_token": token, "expires_in": 5000000, "token_type": "bearer"}).encode()]
 
     def _token(self, environ) -> Token:
         if environ.get("HTTP_CLIENT_ID") != self.client_id:
@@ -253,3 +269,66 @@ class FakeHelix:
                 conduit.shards[shard_id] = {"status": "enabled", "transport": transport}
                 updated.append(self._shard_json(shard_id, conduit.shards[shard_id]))
         return 202, {"data": updated, "errors": errors}
+
+    # -- EventSub's side of a conduit --------------------------------------------------------
+    def _enabled_shards(self, conduit: FakeConduit) -> list[tuple[str, dict]]:
+        return [(shard_id, shard) for shard_id, shard in sorted(conduit.shards.items())
+                if shard["status"] == "enabled"]
+
+    def _send_to_shard(self, conduit: FakeConduit, shard_id: str, subscription: dict, event: dict,
+                       message_id: str) -> bool:
+        shard = conduit.shards[shard_id]
+        connection = self.sessions.sessions.get(shard["transport"].get("session_id"))
+        if connection is not None:
+            connection.notify(subscription, event, message_id)
+            if connection.delivered:
+                return True
+        self._disable(conduit, shard_id, "websocket_disconnected")
+        return False
+
+    def deliver(self, event_type: str, event: dict) -> tuple[str, str | None]:
+        """Send one event of the conduit subscription of this type; (message id, shard id that took
+        it, or None when no shard could)."""
+        message_id = str(uuid.uuid4())
+        with self.lock:
+            [subscription] = [sub for sub in self.subscriptions_of(event_type)
+                              if sub["transport"].get("method") == "conduit"]
+            conduit = self.conduits[subscription["transport"]["conduit_id"]]
+            enabled = self._enabled_shards(conduit)
+            if not enabled:
+                return message_id, None
+            first = enabled[next(self._turn) % len(enabled)][0]
+            if self._send_to_shard(conduit, first, subscription, event, message_id):
+                return message_id, first
+            others = [shard_id for shard_id, _ in self._enabled_shards(conduit) if shard_id != first]
+            if others and self._send_to_shard(conduit, others[0], subscription, event, message_id):
+                return message_id, others[0]
+            return message_id, None
+
+    def session_closed(self, session_id: str) -> None:
+        """A WebSocket ended: the shard it served is disabled."""
+        with self.lock:
+            for conduit in self.conduits.values():
+                for shard_id, shard in list(conduit.shards.items()):
+                    if shard["status"] == "enabled" and shard["transport"].get("session_id") == session_id:
+                        self._disable(conduit, shard_id, "websocket_disconnected")
+
+    def _disable(self, conduit: FakeConduit, shard_id: str, status: str) -> None:
+        shard = conduit.shards[shard_id]
+        if shard["status"] != "enabled":
+            return
+        shard["status"] = status
+        shard["transport"] = {**shard["transport"], "disconnected_at": "2026-01-01T00:00:00Z"}
+        subscriptions = [sub for sub in self.subscriptions_of("conduit.shard.disabled")
+                         if sub["transport"].get("conduit_id") == conduit.id]
+        event = {"conduit_id": conduit.id, "shard_id": shard_id, "status": status, "transport": shard["transport"]}
+        for subscription in subscriptions:
+            for other, _ in self._enabled_shards(conduit):
+                if self._send_to_shard(conduit, other, subscription, event, str(uuid.uuid4())):
+                    break
+
+    def shard_statuses(self, conduit_id: str) -> dict[str, tuple[str, str | None]]:
+        """{shard id: (status, session id)}."""
+        with self.lock:
+            return {shard_id: (shard["status"], shard["transport"].get("session_id"))
+                    for shard_id, shard in self.conduits[conduit_id].shards.items()}
