@@ -11,14 +11,16 @@ from modules.twitch.conduits import (
     CONDUITS_PATH,
     SHARDS_PATH,
     Conduit,
+    Shard,
     create_conduit_body,
     parse_conduits,
+    parse_shard,
     parse_shard_errors,
     update_conduit_body,
     websocket_shards_body,
 )
 from shared.db import get_db, transaction, utcnow
-from shared.helix.client import helix_request
+from shared.helix.client import helix_paginate, helix_request
 from shared.locks import service_lock
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,11 @@ def assign_websocket(conduit_id: str, shard_id: str, session_id: str) -> None:
     errors = parse_shard_errors(_checked(answer, f"assigning shard {shard_id}").body)
     if errors:
         raise ConduitError(f"Twitch refused shard {shard_id}: {errors[0].message} ({errors[0].code})")
+
+
+def shards(conduit_id: str) -> list[Shard]:
+    """The conduit's shards as Twitch sees them (every page)."""
+    return [parse_shard(item) for item in helix_paginate(SHARDS_PATH, params={"conduit_id": conduit_id})]
 
 
 def record_shard(conduit_id: str, shard_id: str, **values) -> None:

@@ -28,8 +28,9 @@ def _key(event_type: str, version: str, condition) -> Key:
 
 def wanted(db, conduit_id: str) -> set[Key]:
     keys = {_key(SHARD_DISABLED, "1", {"client_id": get_settings().twitch_app_id, "conduit_id": conduit_id})}
+    # no DISTINCT: PostgreSQL cannot compare json columns; the set deduplicates
     for row in db(db.hub_interest).select(db.hub_interest.event_type, db.hub_interest.version,
-                                          db.hub_interest.condition, distinct=True):
+                                          db.hub_interest.condition):
         keys.add(_key(row.event_type, row.version, row.condition))
     for row in db(db.twitch_channel.active == True).select(db.twitch_channel.broadcaster_id):  # noqa: E712
         keys.update(_key(event_type, version, standard_condition(event_type, row.broadcaster_id))

@@ -3,8 +3,10 @@ session of its own, and stores every notification as the other transports do (de
 
 Who serves a shard is decided by a lock per shard (shared.locks: a file lock, a PostgreSQL
 advisory lock or a Redis lock): the worker that holds it serves the shard, and a dead worker's
-locks are free at once (Redis: within the lock's TTL). A starting worker takes a free shard or, if
-none is free, adds one to the conduit, so the shard count follows the number of workers. Every
+locks are free at once (Redis: within the lock's TTL). A worker without a shard takes a free one;
+if none is free and Twitch says every shard is enabled (each served by a live worker), it adds one
+to the conduit, so the shard count follows the number of workers (a disabled shard is waited for:
+its worker died and its lock frees soon, or it is reconnecting). Every
 worker looks for free shards every CONDUIT_TAKEOVER_SECONDS and at once when Twitch sends
 conduit.shard.disabled, and serves the ones it gets: a dead worker's shard moves within that time.
 The worker serving shard 0 creates the subscriptions."""
@@ -82,10 +84,10 @@ class ConduitWorker:
             self.conduit = conduit_helix.ensure_conduit()
         subscriptions = ConduitSubscriptions(self.conduit.id)
         try:
-            self._take_a_shard()
             while not stop.is_set():
                 self._drop_lost_shards()
-                self._take_free_shards()
+                if not self._take_free_shards() and not self.shards:
+                    self._add_a_shard()
                 if "0" in self.shards:
                     subscriptions.ensure()
                 self._look.wait(self.takeover_seconds)
@@ -111,9 +113,9 @@ class ConduitWorker:
         self.shards[shard_id] = shard
         shard.thread.start()
 
-    def _take_a_shard(self) -> None:
-        """A free shard, or a new one added to the conduit."""
-        if self._take_free_shards():
+    def _add_a_shard(self) -> None:
+        """Grow the conduit by one shard and serve it, unless a shard is disabled (soon free)."""
+        if any(shard.status != "enabled" for shard in conduit_helix.shards(self.conduit.id)):
             return
         with conduit_helix.AdminLock():
             current = conduit_helix.stored_conduit() or self.conduit

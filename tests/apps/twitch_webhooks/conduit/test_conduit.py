@@ -14,6 +14,7 @@ import pytest
 
 from shared.db import transaction, utcnow
 from tests.apps.twitch_auth.twitch_fakes import CLIENT_ID
+from tests.apps.twitch_webhooks.hub.fakes import make_account, make_bot, make_interest
 from tests.modules.twitch.fake_eventsub import FakeEventSub
 from tests.modules.twitch.fake_helix import FakeHelix
 from tests.waiting import wait_until
@@ -45,6 +46,13 @@ def conduit_settings(db, configure, twitch):
               TWITCH_EVENTSUB_WS_URL=twitch.sessions.url, EVENTSUB_TRANSPORT="conduit")
     with transaction(db):
         db.twitch_channel.insert(broadcaster_id="1001", login="streamer", active=True, created_at=utcnow())
+    # two services' interests: one the channel's standard set has already, one it has not (twice)
+    make_bot(db)
+    account, _ = make_account(db)
+    make_interest(db, account, "stream.online", broadcaster="1001")
+    other, _ = make_account(db, "svc2")
+    for owner in (account, other):
+        make_interest(db, owner, "channel.update", broadcaster="1001")
 
 
 @pytest.fixture
@@ -89,7 +97,8 @@ def test_a_killed_workers_shard_moves_with_no_event_lost_or_stored_twice(db, twi
     # of a killed process is free once its TTL ran out, and the next look then takes the shard
     first = workers("worker-a")
     wait_until(lambda: set(enabled(twitch)) == {"0"}, timeout=20)
-    wait_until(lambda: len(twitch.subscriptions) == 10, timeout=20)  # 9 standard types + conduit.shard.disabled
+    # 9 standard types + channel.update (wanted twice) + conduit.shard.disabled, each once
+    wait_until(lambda: len(twitch.subscriptions) == 11, timeout=20)
     workers("worker-b")
     wait_until(lambda: set(enabled(twitch)) == {"0", "1"}, timeout=20)
     [conduit] = twitch.conduits.values()
@@ -117,7 +126,7 @@ def test_a_killed_workers_shard_moves_with_no_event_lost_or_stored_twice(db, twi
     shards = {row.shard_id: row.worker_id for row in db(db.eventsub_conduit_shard).select()}
     assert shards == {"0": "worker-b", "1": "worker-b"}
     assert len(stored_ids(db, "conduit.shard.disabled")) == 1  # Twitch told the live worker
-    assert len(twitch.subscriptions) == 10  # created once, not again by the worker that took shard 0
+    assert len(twitch.subscriptions) == 11  # created once, not again by the worker that took shard 0
     assert len(twitch.conduits) == 1
 
 
@@ -127,8 +136,8 @@ def test_a_restarted_worker_reuses_the_conduit(db, twitch, conduit_settings, wor
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     wait_until(lambda: not enabled(twitch))
-    workers("worker-a2")
-    wait_until(lambda: set(enabled(twitch)) == {"0"}, timeout=20)
+    workers("worker-a2")  # waits for the disabled shard rather than adding one
+    wait_until(lambda: set(enabled(twitch)) == {"0"}, timeout=45)
     assert len(twitch.conduits) == 1 and next(iter(twitch.conduits.values())).shard_count == 1
 
 
