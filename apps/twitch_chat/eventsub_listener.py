@@ -24,6 +24,7 @@ from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
 SUBSCRIPTIONS = "eventsub/subscriptions"
+RETRY_REFUSED_SECONDS = 60.0  # a channel Twitch refused is asked again this much later, not every tick
 
 
 class EventSubChatListener(BotAccount):
@@ -41,6 +42,7 @@ class EventSubChatListener(BotAccount):
         self._on_report = on_report or (lambda: None)
         self.channel_ids: dict[str, str] = {}
         self._subscribed: set[str] = set()  # broadcaster ids with subscriptions on this session
+        self._refused_until: dict[str, float] = {}  # broadcaster id → when to ask Twitch again
         self._session_id: str | None = None
         self._refreshed_at = float("-inf")
         self.sender = HelixChatSender(bot.user_id, self.token, self.refresh, self.channel_ids)
@@ -83,10 +85,16 @@ class EventSubChatListener(BotAccount):
             self.channel_ids.clear()
             self.channel_ids.update(wanted)
             self._subscribed &= set(wanted.values())  # a channel left keeps no stale entry
+        now = time.monotonic()
         for login, broadcaster_id in list(self.channel_ids.items()):
-            if broadcaster_id not in self._subscribed and self._subscribe(login, broadcaster_id):
+            if broadcaster_id in self._subscribed or now < self._refused_until.get(broadcaster_id, 0.0):
+                continue
+            if self._subscribe(login, broadcaster_id):
                 self._subscribed.add(broadcaster_id)
+                self._refused_until.pop(broadcaster_id, None)
                 self._on_report()
+            else:
+                self._refused_until[broadcaster_id] = now + RETRY_REFUSED_SECONDS
 
     def _subscribe(self, login: str, broadcaster_id: str) -> bool:
         """Every chat type of one channel on this session; False to try again on a later tick."""
