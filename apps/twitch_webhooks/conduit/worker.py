@@ -119,6 +119,9 @@ class ConduitWorker:
             return
         with conduit_helix.AdminLock():
             current = conduit_helix.stored_conduit() or self.conduit
+            if current.shard_count > self.conduit.shard_count:  # another worker grew it since we looked:
+                self.conduit = current  # its new shard may be free for us; the next look says
+                return
             self.conduit = conduit_helix.resize(current, current.shard_count + 1)
         new_id = str(self.conduit.shard_count - 1)
         lock = shard_lock(self.conduit.id, new_id)
