@@ -164,11 +164,18 @@ class Settings(BaseSettings):
     twitch_eventsub_ws_url: WsUrl = Field("wss://eventsub.wss.twitch.tv/ws", description="EventSub WebSocket URL")
     eventsub_keepalive_seconds: int = Field(30, ge=10, le=600, description="keepalive_timeout_seconds asked of Twitch")
     eventsub_bot: str = Field("", description="bot account whose token opens the EventSub WebSocket")
+    eventsub_transport: Literal["websocket", "webhook", "conduit"] = Field(
+        "websocket", description="websocket/webhook: the bots' sessions and channel webhooks; conduit: one app "
+                                 "conduit whose shards are the workers' EventSub WebSocket sessions")
+    conduit_takeover_seconds: float = Field(
+        5.0, gt=0, description="how often a worker looks for conduit shards whose worker died (and takes them)")
     waddlebot_ws_port: int = Field(8001, ge=1, le=65535, description="port of the hub WebSocket (/ws/events)")
     hub_allow_private_webhooks: bool = Field(False, description="allow hub webhooks to private/loopback addresses")
     # --- chat and !reco -------------------------------------------------------------------
     twitch_irc_url: WsUrl = Field("wss://irc-ws.chat.twitch.tv:443", description="Twitch IRC WebSocket URL")
     chat_bot: str = Field("", description="bot account the chat listener uses (default: the static bot)")
+    chat_transport: Literal["auto", "eventsub", "irc"] = Field(
+        "auto", description="chat over EventSub + Send Chat Message (auto: when the bot's grants allow) or IRC")
     reco_ticket_ttl_minutes: int = Field(5, ge=1, description="lifetime of a !reco submission link")
     reco_cooldown_seconds: int = Field(60, ge=0, description="per-viewer cooldown of !reco")
     reco_points: int = Field(20, description="points of a recommendation activity")

@@ -8,6 +8,7 @@ from shared.registry import Health
 from shared.settings import get_settings
 
 STALE_SECONDS = 180  # the listener reports at least every minute while it runs
+TRANSPORT_NAMES = {"irc": "IRC", "eventsub": "EventSub"}
 
 
 def _bot_problem() -> Health | None:
@@ -32,7 +33,10 @@ def check() -> Health:
     row = db(db.chat_connection).select(orderby=~db.chat_connection.updated_at, limitby=(0, 1)).first()
     if row is None:
         return Health("degraded", "the chat listener has not reported yet (is the worker running?)")
-    data = {"bot": row.bot, "state": row.status, "channels": row.channels or []}
+    data = {"bot": row.bot, "state": row.status, "channels": row.channels or [], "transport": row.transport,
+            "transport_reason": row.transport_reason}
+    over = f" over {TRANSPORT_NAMES.get(row.transport, row.transport)} ({row.transport_reason})" if row.transport \
+        else ""
     age = (utcnow() - row.updated_at).total_seconds()
     if row.status == "needs_reauth":
         return Health("needs_reauth", f"needs re-login: {row.detail}", data)
@@ -42,5 +46,5 @@ def check() -> Health:
         return Health("degraded", f"no report from the chat listener for {age / 60:.0f} min (is the worker "
                                   "running?)", data)
     if row.status == "connected":
-        return Health("ok", f"connected as {row.bot} in {len(data['channels'])} channel(s)", data)
+        return Health("ok", f"connected as {row.bot} in {len(data['channels'])} channel(s){over}", data)
     return Health("degraded", f"{row.status}: {row.detail}", data)

@@ -1,5 +1,6 @@
-"""Chat area: !reco tickets, recommendations (with their change events for live updates) and
-the state of the chat connection (written by the worker, read by health)."""
+"""Chat area: !reco tickets, recommendations (with their change events for live updates), the
+state of the chat connection (written by the worker, read by health), the chat messages whose
+command ran (dedup across transports) and the chat events EventSub brought."""
 
 from pydal import Field
 
@@ -16,6 +17,11 @@ INDEXES = [
     ("recommendation", "recommendation_metadata_idx", ("metadata_status", "metadata_next_at")),
     ("recommendation_event", "recommendation_event_created_idx", ("created_at",)),
     ("chat_connection", "chat_connection_bot_uq", ("bot",), True),
+    # a chat message runs its command once, whichever transport (IRC, EventSub) brought it first
+    ("chat_command_seen", "chat_command_seen_message_uq", ("message_id",), True),
+    ("chat_command_seen", "chat_command_seen_created_idx", ("created_at",)),
+    ("chat_event", "chat_event_message_uq", ("eventsub_message_id",), True),
+    ("chat_event", "chat_event_channel_idx", ("channel_id", "id")),
 ]
 
 
@@ -78,5 +84,28 @@ def define(db) -> None:
         Field("status", "string", length=16, notnull=True),
         Field("detail", "string", length=500),
         Field("channels", "json"),
+        # irc or eventsub, and why (CHAT_TRANSPORT and the bot's grants)
+        Field("transport", "string", length=16),
+        Field("transport_reason", "string", length=500),
         Field("updated_at", "datetime", notnull=True),
+    )
+    db.define_table(
+        "chat_command_seen",
+        Field("message_id", "string", length=128, notnull=True),
+        Field("transport", "string", length=16, notnull=True),
+        Field("created_at", "datetime", notnull=True),
+    )
+    # chat events over EventSub other than messages (notifications, deletions, clears), once
+    # per EventSub message id
+    db.define_table(
+        "chat_event",
+        Field("eventsub_message_id", "string", length=128, notnull=True),
+        Field("event_type", "string", length=100, notnull=True),
+        Field("channel_id", "string", length=64, notnull=True),
+        Field("user_id", "string", length=64),
+        Field("chat_message_id", "string", length=128),
+        Field("notice_type", "string", length=64),
+        Field("activity_id", "reference activity", ondelete="SET NULL"),
+        Field("event", "json"),
+        Field("received_at", "datetime", notnull=True),
     )

@@ -1,5 +1,6 @@
-"""Background services: the chat listener (one IRC connection of the chat bot in the channels of
-the active Twitch channels, answering chat commands) and the completion of pending metadata."""
+"""Background services: the chat listener (the chat bot in the channels of the active Twitch
+channels, answering chat commands, over IRC or EventSub as CHAT_TRANSPORT and the bot's grants
+decide) and the completion of pending metadata."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import threading
 import time
 
 from apps.twitch_chat import reco
-from apps.twitch_chat.commands import registry
+from apps.twitch_chat.bot import BotAccount
+from apps.twitch_chat.chat_events import prune_seen, run_command
+from apps.twitch_chat.eventsub_listener import EventSubChatListener
+from apps.twitch_chat.transport import Choice, choose_transport
 from modules.twitch.chat_client import ChatAuthError, ChatClient, channel_name
 from modules.twitch.irc import ChatMessage, IrcMessage
 from shared import tokens
@@ -19,64 +23,79 @@ from shared.settings import get_settings
 log = logging.getLogger(__name__)
 CHANNEL_REFRESH_SECONDS = 60.0
 METADATA_IDLE_SECONDS = 30.0
+SWITCH_TIMEOUT_SECONDS = 30.0  # longest overlap of the old and the new transport during a switch
 NO_BOT = "-"  # the status row's key while no bot account is configured
+_report_lock = threading.Lock()
 
 
-def report_status(bot: str, status: str, detail: str, channels: list[str] | None = None) -> None:
+def report_status(bot: str, status: str, detail: str, channels: list[str] | None = None,
+                  choice: Choice | None = None) -> None:
     """Record the listener's state for the health check (which runs in the web process)."""
     db = get_db()
-    with transaction(db):
+    transport = {"transport": choice.transport, "transport_reason": choice.reason[:500]} if choice else {}
+    with _report_lock, transaction(db):  # the service and its listeners' threads all report
         db.chat_connection.update_or_insert(db.chat_connection.bot == bot, bot=bot, status=status,
-                                            detail=detail[:500], channels=channels or [], updated_at=utcnow())
+                                            detail=detail[:500], channels=channels or [], updated_at=utcnow(),
+                                            **transport)
+
+
+def active_channel_ids() -> dict[str, str]:
+    """{login: broadcaster id} of the active Twitch channels (invalid logins are skipped)."""
+    db = get_db()
+    with transaction(db):
+        rows = db(db.twitch_channel.active == True).select(db.twitch_channel.login,  # noqa: E712
+                                                            db.twitch_channel.broadcaster_id)
+    channels = {}
+    for row in rows:
+        try:
+            channels[channel_name(row.login)] = row.broadcaster_id
+        except ValueError:
+            log.warning("twitch_channel login %r is not a valid channel name; not joined", row.login)
+    return channels
 
 
 def active_channels() -> list[str]:
-    """The logins of the active Twitch channels (invalid ones are skipped)."""
-    db = get_db()
-    with transaction(db):
-        rows = db(db.twitch_channel.active == True).select(db.twitch_channel.login)  # noqa: E712
-    logins = []
-    for row in rows:
-        try:
-            logins.append(channel_name(row.login))
-        except ValueError:
-            log.warning("twitch_channel login %r is not a valid channel name; not joined", row.login)
-    return logins
+    """The logins of the active Twitch channels."""
+    return list(active_channel_ids())
 
 
-class ChatListener:
-    """The chat bot's connection, wired to the token service, the channels and the commands."""
+class ChatListener(BotAccount):
+    """The chat bot's IRC connection, wired to the token service, the channels and the commands."""
+
+    transport = "irc"
 
     def __init__(self, bot: tokens.BotCredentials, *, refresh_seconds: float = CHANNEL_REFRESH_SECONDS,
                  **client_options):
-        self.bot = bot
+        super().__init__(bot)
         self.refresh_seconds = refresh_seconds
-        self._report_lock = threading.Lock()  # the connection thread and the service thread both report
+        self.choice: Choice | None = None  # set by the service: why this transport
+        self.reporting = lambda: True  # during a transport switch only the listener in use reports
         self.client = ChatClient(bot.login, self.token, url=get_settings().twitch_irc_url, on_message=self.received,
                                  on_auth_failed=self.refresh, on_state=self.state_changed, **client_options)
 
-    def token(self) -> str:
-        return self.bot.token
+    @property
+    def state(self) -> str:
+        return self.client.state
 
-    def refresh(self) -> str | None:
-        """After Twitch refused the token: a refreshed one, or None when only a new login helps."""
-        try:
-            self.bot = tokens.refresh_bot(self.bot.name)
-        except (NeedsReauth, NotConfigured) as err:
-            log.error("chat bot %s: %s", self.bot.name, err)
-            return None
-        return self.bot.token
+    @property
+    def detail(self) -> str:
+        return self.client.detail
+
+    @property
+    def joined(self) -> set[str]:
+        return self.client.joined
 
     def state_changed(self, state: str, detail: str) -> None:
         self.report()
 
     def report(self) -> None:
-        with self._report_lock:
-            report_status(self.bot.name, self.client.state, self.client.detail, sorted(self.client.joined))
+        if not self.reporting():
+            return
+        report_status(self.bot.name, self.client.state, self.client.detail, sorted(self.client.joined), self.choice)
 
     def received(self, message: IrcMessage) -> None:
         if message.command == "PRIVMSG" and message.channel:
-            registry.dispatch(ChatMessage.from_irc(message), self.client)
+            run_command(ChatMessage.from_irc(message), self.client, self.transport)
         elif message.command in ("JOIN", "PART") and message.nick == self.client.login:
             self.report()  # health lists the channels the bot is in
 
@@ -111,6 +130,107 @@ class ChatListener:
             raise failures[0]
 
 
+def bot_scopes(bot: tokens.BotCredentials) -> list[str] | None:
+    """The scopes the bot granted; None for the static bot (TWITCH_OAUTH_TOKEN: not known)."""
+    with transaction(get_db()):  # a fresh read: a new grant must be seen by this long-lived thread
+        entry = next((entry for entry in tokens.list_bots() if entry["name"] == bot.name), None)
+    return None if entry is None or entry["static"] else entry["scopes"]
+
+
+def current_choice(bot: tokens.BotCredentials) -> Choice:
+    return choose_transport(get_settings().chat_transport, bot_scopes(bot))
+
+
+class ChatService:
+    """Runs the bot's chat listener over the chosen transport, and switches when the choice changes
+    (a new grant, CHAT_TRANSPORT): the new listener starts first and the old one stops once the
+    new one reads the channels, so no command is lost; commands seen on both run once (dedup by
+    Twitch's message id)."""
+
+    def __init__(self, bot: tokens.BotCredentials, *, refresh_seconds: float = CHANNEL_REFRESH_SECONDS,
+                 switch_timeout: float = SWITCH_TIMEOUT_SECONDS, irc_options: dict | None = None,
+                 eventsub_options: dict | None = None):
+        self.bot = bot
+        self.refresh_seconds, self.switch_timeout = refresh_seconds, switch_timeout
+        self.irc_options, self.eventsub_options = irc_options or {}, eventsub_options or {}
+        self.failures: list[Exception] = []
+        self.listener = None
+
+    def _start(self, choice: Choice):
+        if choice.transport == "eventsub":
+            created: list[EventSubChatListener] = []
+            listener = EventSubChatListener(self.bot, active_channel_ids, refresh_seconds=self.refresh_seconds,
+                                            on_report=lambda: created and self._report(created[0]),
+                                            **self.eventsub_options)
+            created.append(listener)
+        else:
+            listener = ChatListener(self.bot, refresh_seconds=self.refresh_seconds, **self.irc_options)
+            listener.reporting = lambda: self.listener in (None, listener)
+        listener.choice = choice
+        halt = threading.Event()
+
+        def run() -> None:
+            try:
+                listener.run(halt)
+            except Exception as err:  # re-raised by the service thread
+                self.failures.append(err)
+
+        thread = threading.Thread(target=run, name=f"chat-{choice.transport}-{self.bot.login}", daemon=True)
+        thread.start()
+        log.info("chat bot %s: reading chat over %s (%s)", self.bot.name, choice.transport, choice.reason)
+        self._report(listener)
+        return listener, halt, thread
+
+    def _report(self, listener) -> None:
+        if listener is self.listener or self.listener is None:
+            report_status(self.bot.name, listener.state, listener.detail, sorted(listener.joined), listener.choice)
+
+    def run(self, stop: threading.Event) -> None:
+        """Until `stop`; NeedsReauth when Twitch refuses the bot's token even after a refresh."""
+        running = self._start(current_choice(self.bot))
+        self.listener = running[0]
+        try:
+            while running[2].is_alive() and not stop.is_set():
+                self._wait(running[2], stop)
+                if not running[2].is_alive() or stop.is_set():
+                    break
+                choice = current_choice(self.bot)
+                if choice.transport != self.listener.choice.transport and not stop.is_set():
+                    running = self._switch(running, choice, stop)
+                else:
+                    self._report(self.listener)
+        finally:
+            running[1].set()
+            running[2].join(10)
+        self._raise_failure()
+
+    def _wait(self, thread: threading.Thread, stop: threading.Event) -> None:
+        """Until the next look at the choice, or earlier when the listener ends or `stop` is set."""
+        deadline = time.monotonic() + self.refresh_seconds
+        while thread.is_alive() and not stop.is_set() and time.monotonic() < deadline:
+            thread.join(min(0.5, self.refresh_seconds))
+
+    def _switch(self, old, choice: Choice, stop: threading.Event):
+        new = self._start(choice)
+        deadline = time.monotonic() + self.switch_timeout
+        wanted = set(active_channel_ids())
+        while not stop.is_set() and new[2].is_alive() and time.monotonic() < deadline:
+            if new[0].state == "connected" and wanted <= new[0].joined:
+                break
+            stop.wait(0.05)
+        old[1].set()
+        old[2].join(10)
+        self.listener = new[0]
+        self._report(self.listener)
+        return new
+
+    def _raise_failure(self) -> None:
+        if self.failures and isinstance(self.failures[0], ChatAuthError):
+            raise NeedsReauth(str(self.failures[0]))
+        if self.failures:
+            raise self.failures[0]
+
+
 def listen(stop: threading.Event) -> None:
     """Service: the chat listener. Waits (reporting "not configured") until a bot account exists."""
     while not stop.is_set():
@@ -124,7 +244,7 @@ def listen(stop: threading.Event) -> None:
             report_status(get_settings().chat_bot or NO_BOT, "needs_reauth", str(err))
             raise
         try:
-            ChatListener(bot).run(stop)
+            ChatService(bot).run(stop)
         except NeedsReauth as err:
             report_status(bot.name, "needs_reauth", str(err))
             raise
@@ -141,5 +261,6 @@ def complete_metadata(stop: threading.Event) -> None:
         if time.monotonic() - pruned_at > 3600:
             with transaction(db):
                 reco.prune(db)
+                prune_seen(db)
             pruned_at = time.monotonic()
         stop.wait(1 if tried else METADATA_IDLE_SECONDS)

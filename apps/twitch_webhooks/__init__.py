@@ -1,4 +1,5 @@
 """twitch_webhooks: EventSub webhooks and WebSocket, channels, subscriptions, activities, hub."""
 
 from . import channels, events, subscriptions, webhook  # noqa: F401
+from .conduit import routes as conduit_routes  # noqa: F401
 from .hub import routes  # noqa: F401

@@ -28,6 +28,7 @@ INDEXES = [
     ("hub_cursor", "hub_cursor_name_uq", ("name",), True),
     ("eventsub_ws_session", "eventsub_ws_session_bot_uq", ("bot_name",), True),
     ("hub_server", "hub_server_worker_uq", ("worker_id",), True),
+    ("eventsub_conduit_shard", "eventsub_conduit_shard_uq", ("conduit_id", "shard_id"), True),
 ]
 
 
@@ -130,5 +131,23 @@ def define(db) -> None:
         "hub_server",
         Field("worker_id", "string", length=64, notnull=True),
         Field("connections", "integer", notnull=True, default=0),
+        Field("updated_at", "datetime", notnull=True),
+    )
+    # EVENTSUB_TRANSPORT=conduit: the app's one conduit, and which worker's WebSocket session serves
+    # each shard (the worker holds the shard's lock while it does; a dead worker's lock is free)
+    db.define_table(
+        "eventsub_conduit",
+        Field("conduit_id", "string", length=64, notnull=True),
+        Field("shard_count", "integer", notnull=True),
+        Field("updated_at", "datetime", notnull=True),
+    )
+    db.define_table(
+        "eventsub_conduit_shard",
+        Field("conduit_id", "string", length=64, notnull=True),
+        Field("shard_id", "string", length=8, notnull=True),
+        Field("worker_id", "string", length=128),
+        Field("session_id", "string", length=128),
+        Field("status", "string", length=64, notnull=True),
+        Field("detail", "string", length=512),
         Field("updated_at", "datetime", notnull=True),
     )

@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 
+from apps.twitch_webhooks.conduit.worker import ConduitWorker
 from apps.twitch_webhooks.hub import service as hub
 from apps.twitch_webhooks.hub.forwarder import fan_out, forward_webhooks
 from apps.twitch_webhooks.hub.server import HubServer
@@ -14,8 +15,20 @@ from shared.settings import get_settings
 
 
 def eventsub_websocket(stop: threading.Event) -> None:
-    """The EventSub WebSocket sessions of the bots the interests use (singleton)."""
+    """The EventSub WebSocket sessions of the bots the interests use (singleton); with
+    EVENTSUB_TRANSPORT=conduit the conduit serves the interests instead."""
+    if get_settings().eventsub_transport == "conduit":
+        stop.wait()
+        return
     TransportManager().run(stop)
+
+
+def eventsub_conduit(stop: threading.Event) -> None:
+    """This worker's shards of the app's conduit (every worker runs it) with EVENTSUB_TRANSPORT=conduit."""
+    if get_settings().eventsub_transport != "conduit":
+        stop.wait()
+        return
+    ConduitWorker().run(stop)
 
 
 def hub_websocket(stop: threading.Event) -> None:

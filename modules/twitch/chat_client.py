@@ -12,17 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
+from modules.twitch import oauth
 from modules.twitch.chat_limits import Limits, SlidingWindow
 from modules.twitch.chat_link import CONNECTION_ERRORS, ChatLink
 from modules.twitch.commands import ChatCommand, parse_command
-from modules.twitch.irc import ChatMessage, IrcMessage, escape_tag_value, parse
+from modules.twitch.eventsub_chat_client import CHAT_SCOPES, TWITCH_HELIX_URL, TWITCH_ID_URL, EventSubChatClient
+from modules.twitch.eventsub_ws import EVENTSUB_WS_URL, with_keepalive
+from modules.twitch.irc import ChatMessage, IrcMessage, channel_name, escape_tag_value, parse
 from modules.twitch.reconnect import StateReporter, exponential_backoff
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,6 @@ TWITCH_IRC_URL = "wss://irc-ws.chat.twitch.tv:443"
 AUTH_FAILURES = ("Login authentication failed", "Improperly formatted auth", "Login unsuccessful")
 MAX_MESSAGE_LENGTH = 500
 SEEN_IDS = 1000  # chat message ids remembered to hand each over once during a handover
-_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
 
 
 class LoginFailed(Exception):
@@ -40,14 +41,6 @@ class LoginFailed(Exception):
 
 class ChatAuthError(Exception):
     """Twitch rejected the bot's token, also after a refresh: someone must log the bot in again."""
-
-
-def channel_name(value: str) -> str:
-    """'#SomeStreamer' or 'somestreamer' → 'somestreamer'; ValueError when it is not a login."""
-    name = value.strip().removeprefix("#").lower()
-    if not _LOGIN.fullmatch(name):
-        raise ValueError(f"not a Twitch channel name: {value!r}")
-    return name
 
 
 @dataclass(frozen=True)
@@ -384,24 +377,43 @@ class TwitchChatListener:
             print(command.user, command.comment)
 
     `commands` (or the names given to watch_commands) are the commands yielded, with or without
-    the prefix; other `!commands` are skipped. The connection runs in a thread; ChatAuthError is
-    raised from the iteration when Twitch rejects the token. Extra keyword arguments go to ChatClient."""
+    the prefix; other `!commands` are skipped. `transport` (default CHAT_TRANSPORT, else "irc"):
+    "irc", "eventsub" (EventSub WebSocket + Send Chat Message; the token needs user:read:chat and
+    user:write:chat) or "auto" (EventSub when the token grants both, which asks Twitch to validate
+    the token once). The connection runs in a thread; ChatAuthError (IRC) or ChatApiError
+    (EventSub) is raised from the iteration when Twitch refuses the token. Extra keyword arguments
+    go to ChatClient or EventSubChatClient."""
 
     def __init__(self, channel: str, username: str | None = None, oauth_token: str | None = None, *,
                  url: str | None = None, prefix: str = "!", commands: Iterable[str] = ("reco",),
-                 **client_options):
+                 transport: str | None = None, **client_options):
         username = username or os.environ.get("TWITCH_USERNAME", "")
-        token = oauth_token or os.environ.get("TWITCH_OAUTH_TOKEN", "")
-        if not (username and token):
+        token = (oauth_token or os.environ.get("TWITCH_OAUTH_TOKEN", "")).removeprefix("oauth:")
+        transport = transport or os.environ.get("CHAT_TRANSPORT") or "irc"
+        if transport not in ("irc", "eventsub", "auto"):
+            raise ValueError(f"transport must be irc, eventsub or auto, not {transport!r}")
+        if not (token and (username or transport != "irc")):
             raise ValueError("a bot login and token are needed: pass username= and oauth_token=, "
                              "or set TWITCH_USERNAME and TWITCH_OAUTH_TOKEN")
         self.channel = channel_name(channel)
         self.prefix = prefix
         self.commands = self._names(commands)
         self._wanted = self.commands
-        url = url or os.environ.get("TWITCH_IRC_URL") or TWITCH_IRC_URL
-        self.client = ChatClient(username, lambda: token, url=url, on_message=self._received, **client_options)
-        self.client.join(self.channel)
+        id_url = os.environ.get("TWITCH_ID_URL") or TWITCH_ID_URL
+        if transport == "auto":
+            granted = set(oauth.validate(id_url, token).scopes)
+            transport = "eventsub" if CHAT_SCOPES <= granted else "irc"
+        self.transport = transport
+        if transport == "eventsub":
+            eventsub_url = with_keepalive(url or os.environ.get("TWITCH_EVENTSUB_WS_URL") or EVENTSUB_WS_URL, 30)
+            self.client = EventSubChatClient(token, [self.channel], on_message=self._chat_message,
+                                             eventsub_url=eventsub_url, id_url=id_url,
+                                             helix_url=os.environ.get("TWITCH_HELIX_URL") or TWITCH_HELIX_URL,
+                                             **client_options)
+        else:
+            url = url or os.environ.get("TWITCH_IRC_URL") or TWITCH_IRC_URL
+            self.client = ChatClient(username, lambda: token, url=url, on_message=self._received, **client_options)
+            self.client.join(self.channel)
         self._deliver: Callable[[object], None] | None = None
 
     def say(self, text: str, reply_to: str | None = None) -> None:
@@ -414,10 +426,14 @@ class TwitchChatListener:
         return frozenset(name.strip().removeprefix(self.prefix).lower() for name in names)
 
     def _received(self, message: IrcMessage) -> None:
-        if message.command != "PRIVMSG" or self._deliver is None:
+        if message.command == "PRIVMSG":
+            self._chat_message(ChatMessage.from_irc(message))
+
+    def _chat_message(self, message: ChatMessage) -> None:
+        if self._deliver is None:
             return
         try:
-            command = parse_command(ChatMessage.from_irc(message), self.prefix)
+            command = parse_command(message, self.prefix)
         except ValueError as err:
             log.warning("ignored a chat message: %s", err)
             return

@@ -156,11 +156,13 @@ class _Socket:
         try:
             while True:
                 opcode, frame = self.ws.recv_data_frame(control_frame=True)
-                self.last_seen = self._clock()
                 if opcode == ABNF.OPCODE_CLOSE:
                     ending = Closed(*_close_status(frame.data))
                     break
                 if opcode == ABNF.OPCODE_TEXT:
+                    # only Twitch's messages prove the session alive: a proxy or a half-dead
+                    # server may keep answering WebSocket pings long after the events stopped
+                    self.last_seen = self._clock()
                     self._inbox.put((self, frame.data))
         except CONNECTION_ERRORS as err:
             ending = Closed(None, f"connection lost ({err.__class__.__name__}: {err})")

@@ -15,6 +15,15 @@ _UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _ESCAPES = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
 _FORBIDDEN = ("\r", "\n", "\0")
 _new_message = object.__new__
+_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
+
+
+def channel_name(value: str) -> str:
+    """'#SomeStreamer' or 'somestreamer' → 'somestreamer'; ValueError when it is not a login."""
+    name = value.strip().removeprefix("#").lower()
+    if not _LOGIN.fullmatch(name):
+        raise ValueError(f"not a Twitch channel name: {value!r}")
+    return name
 
 
 def unescape_tag_value(value: str) -> str:

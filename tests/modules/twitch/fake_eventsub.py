@@ -2,7 +2,9 @@
 
 Each accepted socket becomes a `FakeConnection` the test drives: welcome, keepalive, notify,
 reconnect, revoke, close with a code. Whatever the client sends (it may send nothing but pongs
-and its closing frame) is kept in `inbound`."""
+and its closing frame) is kept in `inbound`. With `auto_welcome` every socket is welcomed at once
+with a session id of its own (as Twitch does) and `on_close(session_id)` hears when one ends:
+what a conduit needs to know its WebSocket shards."""
 
 from __future__ import annotations
 
@@ -38,12 +40,18 @@ class FakeConnection:
         self.inbound: list = []
         self.closed = threading.Event()
         self.close_code: int | None = None
+        self.session_id: str | None = None
+        self.delivered = False  # whether the last message went out
 
     def _send(self, message_type: str, payload: dict, message_id: str | None = None, **metadata) -> str:
         message_id = message_id or str(uuid.uuid4())
         meta = {"message_id": message_id, "message_type": message_type, "message_timestamp": _now(), **metadata}
-        with contextlib.suppress(ConnectionClosed):
+        try:
             self.ws.send(json.dumps({"metadata": meta, "payload": payload}))
+        except ConnectionClosed:
+            self.delivered = False
+        else:
+            self.delivered = True
         return message_id
 
     def welcome(self, session_id: str = "session-1", keepalive: float = 10) -> None:
@@ -67,6 +75,11 @@ class FakeConnection:
         self._send("revocation", {"subscription": subscription},
                    subscription_type=subscription["type"], subscription_version=subscription["version"])
 
+    def ping(self) -> None:
+        """A WebSocket ping frame (not a Twitch message): the client answers it with a pong."""
+        with contextlib.suppress(ConnectionClosed):
+            self.ws.ping()
+
     def send_raw(self, text: str) -> None:
         self.ws.send(text)
 
@@ -77,7 +90,9 @@ class FakeConnection:
 class FakeEventSub:
     """The server; `next_connection()` returns the next socket a client opened."""
 
-    def __init__(self):
+    def __init__(self, auto_welcome: bool = False, on_close=None):
+        self.auto_welcome, self.on_close = auto_welcome, on_close
+        self.sessions: dict[str, FakeConnection] = {}
         self._connections: queue.Queue[FakeConnection] = queue.Queue()
         self.server = serve(self._handle, "127.0.0.1", 0, compression=None, ping_interval=None)
         self.port = self.server.socket.getsockname()[1]
@@ -90,6 +105,10 @@ class FakeEventSub:
 
     def _handle(self, ws: ServerConnection) -> None:
         connection = FakeConnection(ws)
+        if self.auto_welcome:
+            connection.session_id = f"session-{uuid.uuid4()}"
+            self.sessions[connection.session_id] = connection
+            connection.welcome(connection.session_id)
         self._connections.put(connection)
         try:
             for message in ws:
@@ -99,6 +118,13 @@ class FakeEventSub:
         finally:
             connection.close_code = ws.close_code
             connection.closed.set()
+            if connection.session_id is not None:
+                self.sessions.pop(connection.session_id, None)
+                if self.on_close is not None:
+                    self.on_close(connection.session_id)
+
+    def has_session(self, session_id: str | None) -> bool:
+        return session_id in self.sessions
 
     def next_connection(self, timeout: float = 5.0) -> FakeConnection:
         return self._connections.get(timeout=timeout)

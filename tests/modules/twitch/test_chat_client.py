@@ -473,3 +473,60 @@ def test_the_listener_raises_when_the_token_is_rejected(twitch):
 
     with pytest.raises(ChatAuthError):
         run_coroutine(iterate)
+
+
+def test_the_listener_reads_and_answers_over_eventsub(monkeypatch):
+    from tests.modules.twitch.fake_eventsub import FakeEventSub, ws_subscription
+    from tests.modules.twitch.fake_helix import FakeHelix
+
+    eventsub, helix = FakeEventSub(), FakeHelix()
+    try:
+        helix.user_token("good", "999", "user:read:chat", "user:write:chat")
+        helix.user("999", "waddlebot")
+        helix.user("1337", "streamer")
+        monkeypatch.setenv("TWITCH_HELIX_URL", helix.url)
+        monkeypatch.setenv("TWITCH_ID_URL", helix.url.removesuffix("/helix") + "/oauth2")
+        monkeypatch.setenv("TWITCH_EVENTSUB_WS_URL", eventsub.url)
+        listener = TwitchChatListener(channel="#Streamer", oauth_token="oauth:good", transport="auto")
+        assert listener.transport == "eventsub"
+
+        async def first_command():
+            async for command in listener.watch_commands():
+                return command
+
+        def chat_when_subscribed():
+            connection = eventsub.next_connection()
+            connection.welcome("s-1")
+            wait_until(lambda: helix.subscriptions)
+            event = {"broadcaster_user_id": "1337", "broadcaster_user_login": "streamer", "chatter_user_id": "42",
+                     "chatter_user_login": "viewer", "chatter_user_name": "Viewer", "message_id": "m-1",
+                     "message": {"text": "!reco a song"}, "badges": []}
+            connection.notify(ws_subscription("channel.chat.message", "1", helix.subscriptions[0]["condition"]),
+                              event)
+
+        threading.Thread(target=chat_when_subscribed, daemon=True).start()
+        command = run_coroutine(first_command)
+        assert (command.name, command.user, command.comment, command.message.id) == ("reco", "viewer", "a song", "m-1")
+        [subscription] = helix.subscriptions
+        assert subscription["condition"] == {"broadcaster_user_id": "1337", "user_id": "999"}
+        assert subscription["transport"] == {"method": "websocket", "session_id": "s-1"}
+        result = listener.client.say("streamer", "thanks!", reply_to="m-1")
+        assert result.is_sent
+        assert helix.sent[-1] == {"broadcaster_id": "1337", "sender_id": "999", "message": "thanks!",
+                                  "reply_parent_message_id": "m-1", "is_sent": True}
+    finally:
+        eventsub.stop()
+        helix.close()
+
+
+def test_auto_uses_irc_when_the_token_lacks_the_chat_scopes(monkeypatch):
+    from tests.modules.twitch.fake_helix import FakeHelix
+
+    helix = FakeHelix()
+    try:
+        helix.user_token("good", "999", "chat:read", "chat:edit")
+        monkeypatch.setenv("TWITCH_ID_URL", helix.url.removesuffix("/helix") + "/oauth2")
+        listener = TwitchChatListener(channel="streamer", username="bot", oauth_token="good", transport="auto")
+        assert listener.transport == "irc" and isinstance(listener.client, ChatClient)
+    finally:
+        helix.close()

@@ -114,6 +114,28 @@ def test_silence_past_the_keepalive_reconnects_and_welcomes_a_fresh_session(fake
     assert any("presumed lost" in detail for state, detail in recorder.states if state == "reconnecting")
 
 
+def test_websocket_pings_without_keepalives_do_not_keep_the_session(fake, start):
+    _, recorder = start(keepalive_grace=0.1)
+    first = fake.next_connection()
+    first.welcome("one", keepalive=0.3)
+    pinging = threading.Event()
+
+    def ping_until_closed():
+        while not first.closed.is_set() and not pinging.is_set():
+            first.ping()
+            time.sleep(0.02)
+
+    threading.Thread(target=ping_until_closed, daemon=True).start()
+    try:
+        second = fake.next_connection()  # the watchdog gave the silent session up despite the pings
+    finally:
+        pinging.set()
+    assert first.closed.wait(WAIT)
+    second.welcome("two", keepalive=10)
+    wait_until(lambda: len(recorder.sessions) == 2)
+    assert any("presumed lost" in detail for state, detail in recorder.states if state == "reconnecting")
+
+
 def test_keepalives_keep_the_session(fake, start):
     _, recorder = start(keepalive_grace=0.1)
     connection = fake.next_connection()

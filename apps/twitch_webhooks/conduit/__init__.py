@@ -1,0 +1,1 @@
+"""EVENTSUB_TRANSPORT=conduit: one app conduit; each worker's EventSub WebSocket session is a shard."""
