@@ -10,6 +10,7 @@ import responses
 
 from apps.twitch_webhooks.hub import interests as hub_interests
 from apps.twitch_webhooks.hub.transport import BotTransport, TransportManager
+from modules.sandbox.eventsub_ws import FakeEventSub
 from tests.apps.twitch_webhooks.hub.fakes import (
     BOT_USER_ID,
     BROADCASTER,
@@ -19,7 +20,6 @@ from tests.apps.twitch_webhooks.hub.fakes import (
     make_bot,
     make_interest,
 )
-from tests.modules.twitch.fake_eventsub import FakeEventSub
 from tests.modules.twitch.test_eventsub_ws import WAIT
 from tests.waiting import wait_until
 

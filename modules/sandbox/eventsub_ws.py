@@ -1,8 +1,10 @@
 """A fake Twitch EventSub WebSocket server on 127.0.0.1 (the `websockets` sync server in a thread).
 
-Each accepted socket becomes a `FakeConnection` the test drives: welcome, keepalive, notify,
+Each accepted socket becomes a `FakeConnection` a test drives: welcome, keepalive, notify,
 reconnect, revoke, close with a code. Whatever the client sends (it may send nothing but pongs
-and its closing frame) is kept in `inbound`."""
+and its closing frame) is kept in `inbound`. With `auto=True` (the sandbox) every new socket is
+welcomed with its own session id and kept alive, and `notify_session` delivers to the socket of a
+subscription's session."""
 
 from __future__ import annotations
 
@@ -77,7 +79,10 @@ class FakeConnection:
 class FakeEventSub:
     """The server; `next_connection()` returns the next socket a client opened."""
 
-    def __init__(self):
+    def __init__(self, auto: bool = False, keepalive_seconds: float = 10):
+        self.auto = auto
+        self.keepalive_seconds = keepalive_seconds
+        self.sessions: dict[str, FakeConnection] = {}
         self._connections: queue.Queue[FakeConnection] = queue.Queue()
         self.server = serve(self._handle, "127.0.0.1", 0, compression=None, ping_interval=None)
         self.port = self.server.socket.getsockname()[1]
@@ -90,7 +95,10 @@ class FakeEventSub:
 
     def _handle(self, ws: ServerConnection) -> None:
         connection = FakeConnection(ws)
-        self._connections.put(connection)
+        if self.auto:
+            self._start_session(connection)
+        else:
+            self._connections.put(connection)
         try:
             for message in ws:
                 connection.inbound.append(message)
@@ -99,6 +107,26 @@ class FakeEventSub:
         finally:
             connection.close_code = ws.close_code
             connection.closed.set()
+
+    def _start_session(self, connection: FakeConnection) -> None:
+        session_id = f"sandbox-session-{uuid.uuid4().hex[:12]}"
+        self.sessions[session_id] = connection
+        connection.welcome(session_id, self.keepalive_seconds)
+
+        def keep_alive() -> None:
+            while not connection.closed.wait(self.keepalive_seconds / 2):
+                connection.keepalive()
+            self.sessions.pop(session_id, None)
+
+        threading.Thread(target=keep_alive, daemon=True).start()
+
+    def notify_session(self, subscription: dict, event: dict) -> bool:
+        """Deliver to the socket of the subscription's session; False when it is not connected."""
+        connection = self.sessions.get(subscription["transport"].get("session_id", ""))
+        if connection is None or connection.closed.is_set():
+            return False
+        connection.notify(subscription, event)
+        return True
 
     def next_connection(self, timeout: float = 5.0) -> FakeConnection:
         return self._connections.get(timeout=timeout)
