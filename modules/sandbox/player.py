@@ -130,8 +130,9 @@ class Player:
             self._record(entry.at, entry.describe(), "posted")
         else:
             comment = str(entry.fields.get("comment", "")).strip()
+            seen = len(self.stage.bot_messages())  # before asking: the bot may answer at once
             heard = self.stage.chat(self.scenario.channel, user, f"!reco {comment}".strip())
-            self._waiting.append((entry, now, len(self.stage.bot_messages())))
+            self._waiting.append((entry, now, seen))
             self._record(entry.at, f"{entry.user}: !reco {comment}".strip(), f"heard by {heard} connection(s)")
 
     def _answer_recos(self, now: float) -> None:

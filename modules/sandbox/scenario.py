@@ -95,8 +95,8 @@ def _curve(value: object, where: str, seed: str) -> Curve:
     return Curve(tuple(sorted((float(at), int(viewers)) for at, viewers in value)), seed)
 
 
-def _entry(index: int, item: object) -> Entry:
-    where = f"timeline[{index}]"
+def _entry(source: str, index: int, item: object) -> Entry:
+    where = f"{source}: timeline[{index}]"
     if not isinstance(item, dict):
         raise ScenarioError(f"{where}: an object like {{\"at\": 30, \"event\": \"channel.follow\", \"user\": …}}")
     actions = [name for name in ACTIONS if name in item]
@@ -133,7 +133,7 @@ def parse(data: object, source: str = "scenario") -> Scenario:
     timeline = data.get("timeline")
     if not isinstance(timeline, list):
         raise ScenarioError(f"{source}: timeline: a list of entries")
-    entries = sorted((_entry(index, item) for index, item in enumerate(timeline)), key=lambda entry: entry.at)
+    entries = sorted((_entry(source, index, item) for index, item in enumerate(timeline)), key=lambda entry: entry.at)
     return Scenario(name=str(data.get("name") or source), duration=float(duration),
                     channel=str(data.get("channel") or "waddle_streamer").lower(),
                     twitch_viewers=_curve(data.get("twitch_viewers") or [[0, 0]], f"{source}: twitch_viewers",
