@@ -47,6 +47,7 @@ class FakeHelix:
     secrets: dict[str, str] = field(default_factory=dict)  # webhook subscription id → its secret
     on_create: Callable[[dict, str], None] | None = None  # runs before the reply (a fast challenge)
     verifier: Verifier | None = None  # runs after the reply, in a thread
+    default_callback: str = ""  # of subscriptions `add` puts there without one
     _spent: dict[str, tuple[int, int]] = field(default_factory=dict)  # token → (minute, points spent)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -77,7 +78,8 @@ class FakeHelix:
             if limit is None:
                 return self._with_limits(twitch_error(429, "Too Many Requests"), token)
             response = self.router.dispatch(request, lambda r: twitch_error(404, f"no such endpoint {r.path}"))
-            return self._with_limits(response, token)
+            # a 429 that is not the bucket's (e.g. "websocket transports limit exceeded") says nothing of it
+            return response if response.status == 429 else self._with_limits(response, token)
 
     def _take_point(self, token: str) -> int | None:
         minute = int(self.clock() // 60)
@@ -150,13 +152,22 @@ class FakeHelix:
     def add(self, event_type: str, version: str, condition: dict, status: str = "enabled",
             callback: str = "", method: str = "webhook", session_id: str = "session-1") -> dict:
         """A subscription that already exists at Twitch."""
-        transport = {"method": method, "callback": callback} if method == "webhook" else {
+        transport = {"method": method, "callback": callback or self.default_callback} if method == "webhook" else {
             "method": method, "session_id": session_id}
         subscription = {"id": f"existing-{len(self.subscriptions)}", "status": status, "type": event_type,
                         "version": version, "cost": 0, "condition": condition, "transport": transport,
                         "created_at": "2024-01-01T00:00:00Z"}
-        self.subscriptions.append(subscription)
+        return self.add_subscription(subscription)
+
+    def add_subscription(self, subscription: dict) -> dict:
+        """A subscription object, as given, that already exists at Twitch."""
+        with self._lock:
+            self.subscriptions.append(subscription)
         return subscription
+
+    def by_id(self) -> dict[str, dict]:
+        with self._lock:
+            return {item["id"]: item for item in self.subscriptions}
 
     def _list(self, request: Request) -> Response:
         wanted = {key: request.arg(key) for key in ("type", "status", "user_id") if request.arg(key)}

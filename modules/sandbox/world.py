@@ -14,7 +14,7 @@ class TwitchUser:
 
     @property
     def display_name(self) -> str:
-        return self.login.replace("_", " ").title().replace(" ", "_")
+        return self.login.capitalize()
 
     def helix(self) -> dict:
         """The user as Helix `users` returns it."""

@@ -87,7 +87,7 @@ def test_chatters_moderated_channels_and_streams(twitch):
     assert call("GET", "chat/chatters?broadcaster_id=1001").status == 400
     moderated = call("GET", "moderation/channels?user_id=999").json()["data"]
     assert moderated == [{"broadcaster_id": "1001", "broadcaster_login": "waddle_streamer",
-                          "broadcaster_name": "Waddle_Streamer"}]
+                          "broadcaster_name": "Waddle_streamer"}]
     assert call("GET", "streams?user_login=waddle_streamer").json()["data"] == []
     helix.live["waddle_streamer"] = 321
     stream = call("GET", "streams?user_login=waddle_streamer").json()["data"][0]
