@@ -87,6 +87,11 @@ class Player:
         return self.elapsed >= self.scenario.duration and self._next >= len(self.scenario.timeline) \
             and not self._waiting
 
+    @property
+    def waiting_for_bot(self) -> int:
+        """Viewers who typed !reco and have not had the bot's link yet."""
+        return len(self._waiting)
+
     def start(self) -> None:
         self.started_at = self.clock()
 

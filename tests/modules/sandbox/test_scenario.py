@@ -193,3 +193,12 @@ def test_the_sandbox_delivers_signed_webhooks_to_subscriptions_and_serves_the_vi
         assert status["log"][0]["at"] <= 1300
     finally:
         sandbox.stop()
+
+
+def test_the_readme_example_is_a_valid_scenario():
+    readme = (scenarios.DEFAULT.parents[3] / "README.md").read_text()
+    example = readme.split("A scenario is a small JSON file", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    scenario = scenarios.parse(json.loads(example), "README")
+    assert [entry.action for entry in scenario.timeline] == ["event", "event", "event", "chat", "reco",
+                                                             "youtube_chat"]
+    assert scenario.youtube[0].viewers.peak == 900
