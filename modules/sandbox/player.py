@@ -117,7 +117,12 @@ class Player:
         self.counts["done"] += 1
 
     def _play(self, entry: Entry, now: float) -> None:
-        user = self.stage.user(entry.user)
+        if entry.action == "youtube_chat":  # a YouTube viewer, not a Twitch account
+            self.stage.youtube_chat(entry.value, entry.user, str(entry.fields.get("text", "")))
+            self._record(entry.at, entry.describe(), "posted")
+            return
+        anonymous = bool(entry.fields.get("is_anonymous"))
+        user = TwitchUser("0", entry.user.lower()) if anonymous else self.stage.user(entry.user)
         broadcaster = self.stage.user(self.scenario.channel)
         if entry.action == "event":
             event = twitch_event(entry.value, broadcaster, user, entry.fields)
@@ -130,9 +135,6 @@ class Player:
         elif entry.action == "chat":
             heard = self.stage.chat(self.scenario.channel, user, entry.value)
             self._record(entry.at, entry.describe(), f"heard by {heard} connection(s)")
-        elif entry.action == "youtube_chat":
-            self.stage.youtube_chat(entry.value, entry.user, str(entry.fields.get("text", "")))
-            self._record(entry.at, entry.describe(), "posted")
         else:
             comment = str(entry.fields.get("comment", "")).strip()
             seen = len(self.stage.bot_messages())  # before asking: the bot may answer at once

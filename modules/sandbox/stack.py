@@ -107,12 +107,14 @@ class Sandbox:
                 "chat_channels": sorted(self.chat.channels()),
                 "webhooks_sent": len(self.sender.sent)}
 
-    def ready(self) -> bool:
-        """WaddleBot listens: the bot is in a chat channel, or subscriptions exist and none awaits its
-        callback verification any more."""
+    def verified(self) -> bool:
+        """Subscriptions exist and none awaits its callback verification any more."""
         statuses = [item["status"] for item in self.helix.subscriptions]
-        return bool(self.chat.channels()) or ("enabled" in statuses and "webhook_callback_verification_pending"
-                                              not in statuses)
+        return "enabled" in statuses and "webhook_callback_verification_pending" not in statuses
+
+    def ready(self) -> bool:
+        """WaddleBot listens: its chat bot is in the channel and its subscriptions are verified."""
+        return self.player.scenario.channel in self.chat.channels() and self.verified()
 
     def start(self, wait_for_waddlebot: bool = True) -> None:
         """Play the scenario in a thread, once WaddleBot listens (unless told not to wait)."""

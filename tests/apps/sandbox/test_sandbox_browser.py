@@ -87,12 +87,12 @@ def test_a_stream_in_the_sandbox_from_login_to_overlay_and_livepulse(live_server
     page.click("#add-channel button")
     page.click("text=Set up subscriptions")
     assert "9 created" in page.locator("body").inner_text()
-    wait_until(box.ready)  # the fake Twitch verified every callback
+    wait_until(box.verified)  # the fake Twitch verified every callback
     shot(page, "1-channels")
 
     chat = Service(chat_workers.listen)  # the bot joins the active channels as it connects
     services.append(chat)
-    wait_until(lambda: "waddle_streamer" in box.chat.channels())
+    wait_until(box.ready)
     wait_until(lambda: box.apis.counts["gateway"] == 1)  # the first authorization was reported
 
     page.goto(f"{live_server}/livepulse/admin")

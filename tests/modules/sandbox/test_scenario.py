@@ -36,8 +36,10 @@ class RecordingStage:
         self.bot: list[str] = []
         self.submitted: list[tuple[str, str]] = []
         self.viewers: list[int | None] = []
+        self.users: set[str] = set()
 
     def user(self, login: str) -> TwitchUser:
+        self.users.add(login)
         return TwitchUser(str(abs(hash(login)) % 10**6), login)
 
     def deliver(self, event_type: str, broadcaster: TwitchUser, event: dict) -> int:
@@ -88,6 +90,7 @@ def test_the_default_scenario_at_60x_plays_30_minutes_in_30_seconds_of_clock():
     assert len(stage.submitted) == 5 and stage.submitted[0] == ("http://127.0.0.1:9/twitch_chat/submit/t0",
                                                                "https://www.youtube.com/watch?v=dQw4w9WgXcQ")
     assert player.finished and player.status()["counts"]["submitted"] == 5
+    assert "Anna" not in stage.users and "anonymous" not in stage.users  # not Twitch accounts
     assert stage.viewers[0] is not None and stage.viewers[-1] is None  # offline after stream.offline
 
 
@@ -175,7 +178,8 @@ def test_the_sandbox_delivers_signed_webhooks_to_subscriptions_and_serves_the_vi
                                                      "transport": {"method": "webhook", "callback": callback,
                                                                    "secret": WEBHOOK_SECRET}})
             assert created.status_code == 202
-        wait_until(sandbox.ready)
+        wait_until(sandbox.verified)
+        assert not sandbox.ready()  # no chat bot in the channel yet
         assert not sandbox.status()["scenario"]["started"]
         sandbox.player.start()
         clock.now += 13  # 1300 scenario seconds: around the co-streams' peak
