@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from apps.sandbox.database import BOT_NAME, prepare
 from modules.sandbox.scenario import DEFAULT, ScenarioError, load
 from modules.sandbox.stack import Sandbox
 
@@ -24,15 +25,8 @@ def sandbox_environment(sandbox: Sandbox, port: int) -> dict[str, str]:
     URLs and credentials, no Redis (nothing shared with a real installation)."""
     return {**os.environ, **sandbox.settings(), "WADDLEBOT_ENV": "development", "WADDLEBOT_VAR_DIR": SANDBOX_VAR_DIR,
             "DATABASE_URL": "sqlite://waddlebot.sqlite", "REDIS_URL": "", "HOST": "127.0.0.1", "PORT": str(port),
-            "WADDLEBOT_WS_PORT": str(port + 1), "HUB_ALLOW_PRIVATE_WEBHOOKS": "true"}
-
-
-def _run(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True,
-                          check=False)
-    if done.returncode:
-        raise click.ClickException(f"`waddlebot {' '.join(args)}` failed in the sandbox:\n{done.stderr[-2000:]}")
-    return done.stdout.strip()
+            "WADDLEBOT_WS_PORT": str(port + 1), "HUB_ALLOW_PRIVATE_WEBHOOKS": "true", "CHAT_BOT": BOT_NAME,
+            "EVENTSUB_BOT": BOT_NAME}
 
 
 @click.command("sandbox")
@@ -51,8 +45,7 @@ def sandbox(speed: float, scenario_file: str, port: int) -> None:
     fakes = Sandbox(scenario, speed=speed, public_url=f"http://127.0.0.1:{port}")
     env = sandbox_environment(fakes, port)
     try:
-        _run(["migrate"], env)
-        login = _run(["magic-link"], env)
+        login = prepare(fakes, env)
         children = [subprocess.Popen([sys.executable, "-m", "shared.cli", name, *extra], env=env)
                     for name, extra in (("web", ["--port", str(port)]), ("worker", []))]
         fakes.start()

@@ -22,13 +22,10 @@ from modules.sandbox.scenario import Scenario
 from modules.sandbox.twitch_id import FakeTwitchId
 from modules.sandbox.web import Request, Response, Server, json_response
 from modules.sandbox.webhooks import WebhookSender
-from modules.sandbox.world import BOT, TwitchUser
+from modules.sandbox.world import TwitchUser
 from modules.sandbox.youtube import FakeOEmbed, FakeYouTube, LiveVideo
 
 WEBHOOK_SECRET = "sandbox-webhook-secret-0123456789"
-BOT_SCOPES = ("chat:read", "chat:edit", "user:bot", "user:read:chat", "user:write:chat", "moderator:read:chatters",
-              "moderator:read:followers")
-
 
 @dataclass
 class Mux:
@@ -70,7 +67,6 @@ class Sandbox:
         self.oembed.base_url = self.http.url
         self.eventsub = FakeEventSub(auto=True)
         self.chat = FakeChat(accept=lambda token: self.id.token_of(token) is not None)
-        self.bot_token = self.id.issue(BOT.id, BOT_SCOPES, seconds=10 * 365 * 86400)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -83,7 +79,6 @@ class Sandbox:
             "TWITCH_ID_URL": f"{url}/oauth2", "TWITCH_HELIX_URL": f"{url}/helix",
             "TWITCH_EVENTSUB_WS_URL": self.eventsub.url, "TWITCH_IRC_URL": self.chat.url,
             "TWITCH_WEBHOOK_SECRET": WEBHOOK_SECRET, "PUBLIC_URL": self.public_url,
-            "TWITCH_USERNAME": BOT.login, "TWITCH_OAUTH_TOKEN": f"oauth:{self.bot_token.access}",
             "TWITCH_DEFAULT_SCOPES": "user:read:email moderator:read:followers channel:read:subscriptions bits:read "
                                      "channel:moderate",
             "YOUTUBE_API_URL": f"{url}/youtube/v3", "YT_API_KEY": self.youtube.api_key,

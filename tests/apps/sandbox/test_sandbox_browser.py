@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from apps.livepulse import workers as livepulse_workers
+from apps.sandbox.database import BOT_NAME, store_bot
 from apps.twitch_chat import workers as chat_workers
 from modules.sandbox import scenario as scenarios
 from modules.sandbox.stack import Sandbox
+from shared.db import transaction
 from shared.outbox import run_dispatcher
 from tests.apps.twitch_chat.test_workers import Service
 from tests.conftest import TEST_ENV
@@ -35,7 +37,9 @@ class Clock:
 def sandbox(configure, live_server, db):
     clock = Clock()
     box = Sandbox(scenarios.load(), speed=60, clock=clock, public_url=live_server)
-    configure(**box.settings(), POLL_INTERVAL_SECONDS="1")
+    configure(**box.settings(), POLL_INTERVAL_SECONDS="1", CHAT_BOT=BOT_NAME)
+    with transaction(db):
+        store_bot(db, box)  # as `waddlebot sandbox` does
     yield box, clock
     box.stop()
 

@@ -41,6 +41,7 @@ def test_every_outside_service_is_a_fake_on_127_0_0_1_and_the_database_is_separa
     assert settings.waddlebot_sandbox and settings.redis_url == ""
     assert settings.var_dir.parts[-2:] == tuple(SANDBOX_VAR_DIR.split("/"))
     assert settings.database_url == "sqlite://waddlebot.sqlite"
+    assert settings.chat_bot == settings.eventsub_bot == "main" and not settings.twitch_oauth_token
 
 
 def test_a_bad_scenario_file_is_refused_before_anything_starts(tmp_path, db):
