@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -42,6 +43,10 @@ def sandbox(speed: float, scenario_file: str, port: int) -> None:
         scenario = load(Path(scenario_file))
     except ScenarioError as err:
         raise click.BadParameter(str(err), param_hint="--scenario") from None
+    busy = [number for number in (port, port + 1) if not _port_free(number)]
+    if busy:
+        raise click.BadParameter(f"port {busy[0]} is in use on 127.0.0.1 (another WaddleBot?); choose another "
+                                 f"--port (the sandbox takes PORT and PORT+1)", param_hint="--port")
     fakes = Sandbox(scenario, speed=speed, public_url=f"http://127.0.0.1:{port}")
     env = sandbox_environment(fakes, port)
     try:
@@ -52,12 +57,25 @@ def sandbox(speed: float, scenario_file: str, port: int) -> None:
         click.echo(f"WaddleBot sandbox on http://127.0.0.1:{port} (database in {SANDBOX_VAR_DIR}/, fakes at "
                    f"{fakes.http.url}); scenario \"{scenario.name}\" ×{speed:g}, starting when WaddleBot "
                    f"listens.\nLog in: {login}\nThen open the Sandbox page. Ctrl-C stops.")
-        _wait(children)
+        if not _wait(children):
+            codes = ", ".join(str(child.returncode) for child in children)
+            raise click.ClickException(f"the sandbox's web server or worker stopped (exit codes {codes}); is port "
+                                       f"{port} or {port + 1} in use? Try --port")
     finally:
         fakes.stop()
 
 
-def _wait(children: list[subprocess.Popen]) -> None:
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait(children: list[subprocess.Popen]) -> bool:
+    """Until Ctrl-C (True) or a child's exit (False); then stop the children."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
@@ -72,6 +90,7 @@ def _wait(children: list[subprocess.Popen]) -> None:
             child.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             child.kill()
+    return stopping.is_set()
 
 
 commands = [sandbox]

@@ -3,6 +3,7 @@ its own database, a bad scenario is refused with what to fix, and its page and b
 
 from __future__ import annotations
 
+import socket
 from urllib.parse import urlsplit
 
 import pytest
@@ -49,6 +50,15 @@ def test_a_bad_scenario_file_is_refused_before_anything_starts(tmp_path, db):
     path.write_text('{"duration": 60, "timeline": [{"at": 5, "chat": "hi"}]}')
     result = CliRunner().invoke(main, ["sandbox", "--scenario", str(path)])
     assert result.exit_code == 2 and "mine.json: timeline[0].user" in result.output
+
+
+def test_a_port_in_use_is_refused_before_anything_starts(db):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["sandbox", "--port", str(port)])
+    assert result.exit_code == 2 and f"port {port} is in use" in result.output
 
 
 def test_outside_the_sandbox_the_page_says_how_to_start_it_and_no_banner_shows(admin_client):
