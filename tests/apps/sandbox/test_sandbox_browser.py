@@ -22,7 +22,15 @@ from tests.conftest import TEST_ENV
 from tests.waiting import wait_until
 
 SHOTS = Path(__file__).parent / "screenshots"
-SCOPES = "user:read:email+moderator:read:followers+channel:read:subscriptions+bits:read+channel:moderate"
+#: marks when the page's EventSource is connected: the stream sends changes made after it opened
+OBSERVE_STREAM = """
+const Original = window.EventSource;
+window.EventSource = function (url, options) {
+  const source = new Original(url, options);
+  source.addEventListener("open", () => { window.streamOpen = true; });
+  return source;
+};
+"""
 
 
 class Clock:
@@ -64,7 +72,7 @@ def play_until(box: Sandbox, clock: Clock, second: float) -> None:
     while box.player.elapsed < second:
         clock.now = min(clock.now + 1, second / box.player.speed)
         box.player.tick()
-        wait_until(lambda: box.player.tick() or not box.player.waiting_for_bot, timeout=10)
+        wait_until(lambda: box.player.tick() or not box.player.waiting_for_bot, timeout=30)
 
 
 def log_in_as_streamer(page, live_server: str) -> None:
@@ -119,10 +127,10 @@ def test_a_stream_in_the_sandbox_from_login_to_overlay_and_livepulse(live_server
         stream.viewers.at(second) for stream in box.player.scenario.youtube))
     peak = sum(stream.viewers.at(peak_second) for stream in box.player.scenario.youtube)
     play_until(box, clock, peak_second)
-    wait_until(lambda: _latest_total(db) == peak, timeout=15)  # the poller saw the peak
+    wait_until(lambda: _latest_total(db) == peak, timeout=30)  # the poller saw the peak
     play_until(box, clock, 1800)
     assert box.player.finished and box.player.counts["submitted"] == 5
-    wait_until(lambda: box.apis.counts["reputation"] >= 30, timeout=15)
+    wait_until(lambda: box.apis.counts["reputation"] >= 30, timeout=30)
 
     page.goto(f"{live_server}/sandbox/admin")
     assert "finished" in page.locator("#progress").inner_text()
@@ -135,7 +143,9 @@ def test_a_stream_in_the_sandbox_from_login_to_overlay_and_livepulse(live_server
     overlay = browser.new_context()
     overlay_page = overlay.new_page()
     overlay_page.context.add_cookies(page.context.cookies())
+    overlay_page.add_init_script(OBSERVE_STREAM)
     overlay_page.goto(f"{live_server}/twitch_chat/overlay")
+    overlay_page.wait_for_function("window.streamOpen === true")  # changes from now on reach the overlay
     page.locator("tr.recommendation", has_text="dQw4w9WgXcQ").locator("button.accept").click()
     overlay_page.wait_for_function("document.querySelectorAll('#accepted li').length === 1")
     assert "recommended by krill_kim" in overlay_page.locator("#accepted").inner_text()
