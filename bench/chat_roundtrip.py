@@ -28,15 +28,15 @@ os.environ.update({"WADDLEBOT_VAR_DIR": tempfile.mkdtemp(prefix="waddlebot-bench
                    "DATABASE_URL": "sqlite://bench.sqlite", "WADDLEBOT_SECRET_KEY": "bench-secret-key-0123456789abc",
                    "LOG_LEVEL": "ERROR", "REDIS_URL": ""})
 
+from modules.sandbox.eventsub_ws import FakeEventSub, ws_subscription  # noqa: E402
+from modules.sandbox.irc import FakeChat  # noqa: E402
 from tests.apps.twitch_auth.twitch_fakes import CLIENT_ID, store_bot  # noqa: E402
-from tests.modules.twitch.fake_eventsub import FakeEventSub, ws_subscription  # noqa: E402
 from tests.modules.twitch.fake_helix import FakeHelix  # noqa: E402
-from tests.modules.twitch.test_chat_client import FakeTwitch  # noqa: E402
 
 BOT_ID, BROADCASTER = "999", "1337"
 
 
-def setup(eventsub: FakeEventSub, helix: FakeHelix, irc: FakeTwitch):
+def setup(eventsub: FakeEventSub, helix: FakeHelix, irc: FakeChat):
     for name, value in {"TWITCH_APP_ID": CLIENT_ID, "TWITCH_APP_SECRET": "secret", "TWITCH_HELIX_URL": helix.url,
                         "TWITCH_EVENTSUB_WS_URL": eventsub.url, "TWITCH_IRC_URL": irc.url, "CHAT_BOT": "main",
                         "RATE_LIMIT_REQUESTS_PER_SECOND": "100000"}.items():
@@ -80,7 +80,7 @@ def wait(condition, timeout: float = 10.0) -> None:
         time.sleep(0.0002)
 
 
-def run_irc(db, irc: FakeTwitch, count: int) -> list[float]:
+def run_irc(db, irc: FakeChat, count: int) -> list[float]:
     stop, thread = start_service(db, "irc")
     wait(lambda: "JOIN #streamer" in irc.received)
     time.sleep(0.2)  # the JOIN echo and USERSTATE reach the client
@@ -131,7 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=300)
     args = parser.parse_args()
-    eventsub, helix, irc = FakeEventSub(), FakeHelix(client_id=CLIENT_ID), FakeTwitch(tokens=("bot-access-0001",),
+    eventsub, helix, irc = FakeEventSub(), FakeHelix(client_id=CLIENT_ID), FakeChat(tokens=("bot-access-0001",),
                                                                                      moderated=("streamer",))
     helix.user_token("bot-access-0001", BOT_ID, "user:read:chat", "user:write:chat")
     try:

@@ -65,12 +65,12 @@ def main() -> None:
     args = parser.parse_args()
     dropped_database = environment(args.pg_url)
 
+    from modules.sandbox.eventsub_ws import FakeEventSub
     from tests.apps.twitch_auth.twitch_fakes import CLIENT_ID
-    from tests.modules.twitch.fake_eventsub import FakeEventSub
     from tests.modules.twitch.fake_helix import FakeHelix
 
     helix = FakeHelix(client_id=CLIENT_ID)
-    eventsub = FakeEventSub(auto_welcome=True, on_close=helix.session_closed)
+    eventsub = FakeEventSub(auto=True, on_close=helix.session_closed)
     helix.sessions = eventsub
     os.environ.update({"TWITCH_APP_ID": CLIENT_ID, "TWITCH_APP_SECRET": "secret", "TWITCH_HELIX_URL": helix.url,
                        "TWITCH_ID_URL": helix.url.removesuffix("/helix") + "/oauth2",

@@ -89,5 +89,6 @@ class Page(Template):
         if isinstance(context.get("output"), dict):
             signed_in = is_admin()
             context["template_inject"].update(shell=SHELL, signed_in=signed_in,
-                                              navigation=navigation(request.path) if signed_in else [])
+                                              navigation=navigation(request.path) if signed_in else [],
+                                              sandbox=get_settings().waddlebot_sandbox)
         super().on_success(context)

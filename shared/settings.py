@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(300, ge=1, description="window of the login attempt limit")
     magic_link_ttl_minutes: int = Field(15, ge=1, description="lifetime of a one-time admin magic link")
     worker_heartbeat_seconds: int = Field(5, ge=1, description="how often the worker reports it is alive")
+    waddlebot_sandbox: bool = Field(
+        False, description="a banner on every page says this is a sandbox (set by `waddlebot sandbox`)")
+    sandbox_url: HttpUrl = Field("", description="where the sandbox's fakes answer (set by `waddlebot sandbox`)")
     # --- external WaddleBot APIs and the outbox -----------------------------------------
     context_api_url: HttpUrl = Field("", description="context API (identity → identity_id, namespace); empty = skip")
     reputation_api_url: HttpUrl = Field("", description="reputation API receiving activities; empty = not forwarded")

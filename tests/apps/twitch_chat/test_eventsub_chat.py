@@ -10,15 +10,15 @@ import pytest
 from prometheus_client import REGISTRY
 
 from apps.twitch_chat import chat_events, health, workers
+from modules.sandbox.eventsub_ws import FakeEventSub, ws_subscription
+from modules.sandbox.irc import FakeChat
 from modules.twitch.commands import FakeChatBackend
 from modules.twitch.eventsub_chat import CHAT_TYPES
 from modules.twitch.irc import ChatMessage, parse
 from shared.db import transaction
 from tests.apps.twitch_auth.twitch_fakes import CLIENT_ID, store_bot
 from tests.apps.twitch_chat.test_workers import add_channel, run, status_row  # noqa: F401 (fixture)
-from tests.modules.twitch.fake_eventsub import FakeEventSub, ws_subscription
 from tests.modules.twitch.fake_helix import FakeHelix
-from tests.modules.twitch.test_chat_client import FakeTwitch
 from tests.waiting import wait_until
 
 BOT_ID, BROADCASTER = "999", "1337"
@@ -41,7 +41,7 @@ def helix():
 
 @pytest.fixture
 def irc():
-    server = FakeTwitch(tokens=("bot-access-0001",))
+    server = FakeChat(tokens=("bot-access-0001",))
     yield server
     server.close()
 

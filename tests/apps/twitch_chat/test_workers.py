@@ -9,11 +9,11 @@ import threading
 import pytest
 
 from apps.twitch_chat import health, workers
+from modules.sandbox.irc import FakeChat
 from shared import tokens
 from shared.db import transaction, utcnow
 from shared.registry import NeedsReauth
 from tests.apps.twitch_chat.conftest import VIDEO_ID, VIDEO_URL
-from tests.modules.twitch.test_chat_client import FakeTwitch
 from tests.waiting import wait_until
 
 VIEWER_LINE = ("@badges=;display-name=Viewer;id=msg-1;room-id=1337;user-id=42 "
@@ -22,7 +22,7 @@ VIEWER_LINE = ("@badges=;display-name=Viewer;id=msg-1;room-id=1337;user-id=42 "
 
 @pytest.fixture
 def twitch():
-    server = FakeTwitch()
+    server = FakeChat()
     yield server
     server.close()
 

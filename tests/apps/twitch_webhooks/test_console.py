@@ -16,12 +16,12 @@ from apps.twitch_webhooks.console import console
 from apps.twitch_webhooks.hub import accounts as hub_accounts
 from shared.settings import PROJECT_ROOT, reset_settings
 from tests.apps.twitch_webhooks.hub.fakes import (
-    FakeTwitchSubscriptions,
     hub_settings,
     make_account,
     make_bot,
     make_interest,
     subscribe_all,
+    twitch_subscriptions,
 )
 from tests.conftest import TEST_ENV
 
@@ -71,9 +71,9 @@ def test_subscriptions_at_twitch(hub, db):
     account, _ = make_account(db, "alerts")
     make_interest(db, account, "stream.online")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        twitch = FakeTwitchSubscriptions(mock)
-        twitch.add({"id": "at-twitch-1", "type": "stream.online", "version": "1", "status": "enabled", "cost": 0,
-                    "condition": {}, "transport": {"method": "websocket", "session_id": "s"}})
+        twitch = twitch_subscriptions(mock)
+        twitch.add_subscription({"id": "at-twitch-1", "type": "stream.online", "version": "1", "status": "enabled",
+                                 "cost": 0, "condition": {}, "transport": {"method": "websocket", "session_id": "s"}})
         listed = run("console", "subscriptions", "list", "--twitch")
     assert listed.exit_code == 0, listed.output
     assert "at-twitch-1" in listed.output

@@ -3,7 +3,7 @@
 answering with Twitch's documented shapes and errors. Tokens are registered with `user_token`
 (user id + scopes) or `app_token`; everything received is kept for the tests to assert on.
 
-With `sessions` (a FakeEventSub with auto_welcome) it also plays EventSub's side of a conduit:
+With `sessions` (a FakeEventSub with auto=True) it also plays EventSub's side of a conduit:
 `deliver` sends an event of a conduit subscription to one enabled WebSocket shard (round robin)
 and, when that shard's socket is gone, disables the shard, notifies `conduit.shard.disabled` and
 tries one other enabled shard, as Twitch does; `session_closed` disables a shard whose socket

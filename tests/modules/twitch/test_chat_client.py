@@ -8,11 +8,9 @@ import threading
 import time
 
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.server import serve
 
+from modules.sandbox.irc import FakeChat
 from modules.twitch.chat_client import ChatAuthError, ChatClient, TwitchChatListener, channel_name
-from modules.twitch.irc import parse
 from modules.twitch.reconnect import exponential_backoff
 from tests.waiting import wait_until
 
@@ -35,77 +33,6 @@ def run_coroutine(factory):
     return outcome["value"]
 
 
-class FakeTwitch:
-    """Answers like Twitch: 001 for a valid token, 'Login authentication failed' otherwise, JOIN
-    echoed with USERSTATE (mod=1 in `moderated` channels), PART echoed; records every line."""
-
-    def __init__(self, tokens=("good",), moderated=()):
-        self.tokens = set(tokens)
-        self.moderated = set(moderated)
-        self.received: list[str] = []
-        self.connections: list = []
-        self.logins = 0
-        self.ended = 0  # connections closed
-        self.reconnect_at_login = False  # answer every login with RECONNECT at once
-        self.later_joins = threading.Event()  # JOINs on a connection after the first wait for this
-        self.later_joins.set()
-        self._server = serve(self._handle, "127.0.0.1", 0, compression=None)
-        self.url = f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def lines(self, command: str) -> list[str]:
-        return [line for line in self.received if parse(line).command == command]
-
-    def send(self, *lines: str) -> None:
-        self.connections[-1].send("\r\n".join(lines) + "\r\n")
-
-    def drop(self) -> None:
-        """Cut the TCP connection without a WebSocket close."""
-        self.connections[-1].socket.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._thread.join(5)
-
-    def _handle(self, connection) -> None:
-        self.connections.append(connection)
-        state = {"token": None}
-        try:
-            for frame in connection:
-                for line in frame.split("\r\n"):
-                    if line:
-                        self.received.append(line)
-                        self._answer(connection, parse(line), state)
-        except ConnectionClosed:
-            pass
-        finally:
-            self.ended += 1
-
-    def _answer(self, connection, message, state) -> None:
-        if message.command == "PASS":
-            state["token"] = message.text.removeprefix("oauth:")
-        elif message.command == "NICK" and state["token"] in self.tokens:
-            self.logins += 1
-            state["nick"] = message.text
-            connection.send(f":tmi.twitch.tv 001 {message.text} :Welcome, GLHF!\r\n"
-                            f":tmi.twitch.tv 376 {message.text} :>"
-                            + ("\r\n:tmi.twitch.tv RECONNECT" if self.reconnect_at_login else ""))
-        elif message.command == "NICK":
-            connection.send(":tmi.twitch.tv NOTICE * :Login authentication failed")
-            connection.close()
-        elif message.command == "JOIN":
-            if connection is not self.connections[0]:
-                self.later_joins.wait(5)
-            nick, channel = state["nick"], message.params[0]
-            mod = "1" if channel[1:] in self.moderated else "0"
-            connection.send(f":{nick}!{nick}@{nick}.tmi.twitch.tv JOIN {channel}\r\n"
-                            f"@badges=;mod={mod} :tmi.twitch.tv USERSTATE {channel}")
-        elif message.command == "PART":
-            nick = state["nick"]
-            connection.send(f":{nick}!{nick}@{nick}.tmi.twitch.tv PART {message.params[0]}")
-
-
 class Clock:
     def __init__(self):
         self.now = 1000.0
@@ -116,7 +43,7 @@ class Clock:
 
 @pytest.fixture
 def twitch():
-    server = FakeTwitch(moderated={"modded"})
+    server = FakeChat(moderated={"modded"})
     yield server
     server.close()
 
@@ -476,7 +403,7 @@ def test_the_listener_raises_when_the_token_is_rejected(twitch):
 
 
 def test_the_listener_reads_and_answers_over_eventsub(monkeypatch):
-    from tests.modules.twitch.fake_eventsub import FakeEventSub, ws_subscription
+    from modules.sandbox.eventsub_ws import FakeEventSub, ws_subscription
     from tests.modules.twitch.fake_helix import FakeHelix
 
     eventsub, helix = FakeEventSub(), FakeHelix()

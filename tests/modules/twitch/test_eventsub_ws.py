@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from modules.sandbox.eventsub_ws import FakeEventSub, ws_subscription
 from modules.twitch.eventsub_ws import (
     EventSubWebSocket,
     Notification,
@@ -15,7 +16,6 @@ from modules.twitch.eventsub_ws import (
     parse_message,
     with_keepalive,
 )
-from tests.modules.twitch.fake_eventsub import FakeEventSub, ws_subscription
 from tests.waiting import wait_until
 
 WAIT = 5.0

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from modules.sandbox.eventsub_ws import FakeEventSub
 from shared.db import transaction, utcnow
 from tests.apps.twitch_auth.twitch_fakes import CLIENT_ID
 from tests.apps.twitch_webhooks.hub.fakes import make_account, make_bot, make_interest
-from tests.modules.twitch.fake_eventsub import FakeEventSub
 from tests.modules.twitch.fake_helix import FakeHelix
 from tests.waiting import wait_until
 
@@ -32,7 +32,7 @@ ConduitWorker(sys.argv[1], takeover_seconds=float(sys.argv[2])).run(threading.Ev
 @pytest.fixture
 def twitch():
     helix = FakeHelix(client_id=CLIENT_ID)
-    eventsub = FakeEventSub(auto_welcome=True, on_close=helix.session_closed)
+    eventsub = FakeEventSub(auto=True, on_close=helix.session_closed)
     helix.sessions = eventsub
     yield helix
     eventsub.stop()

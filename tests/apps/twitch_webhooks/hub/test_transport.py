@@ -10,16 +10,16 @@ import responses
 
 from apps.twitch_webhooks.hub import interests as hub_interests
 from apps.twitch_webhooks.hub.transport import BotTransport, TransportManager
+from modules.sandbox.eventsub_ws import FakeEventSub
 from tests.apps.twitch_webhooks.hub.fakes import (
     BOT_USER_ID,
     BROADCASTER,
-    FakeTwitchSubscriptions,
     hub_settings,
     make_account,
     make_bot,
     make_interest,
+    twitch_subscriptions,
 )
-from tests.modules.twitch.fake_eventsub import FakeEventSub
 from tests.modules.twitch.test_eventsub_ws import WAIT
 from tests.waiting import wait_until
 
@@ -50,7 +50,7 @@ def world(configure, db, eventsub):
     make_interest(db, account, "channel.follow")
     make_interest(db, account, "stream.online")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeTwitchSubscriptions(mock), account
+        yield twitch_subscriptions(mock), account
 
 
 @pytest.fixture
@@ -78,14 +78,14 @@ def transport(world, run_in_thread):
 
 
 def follow_subscription(twitch) -> dict:
-    return next(sub for sub in twitch.subs.values() if sub["type"] == "channel.follow")
+    return next(sub for sub in twitch.by_id().values() if sub["type"] == "channel.follow")
 
 
 def welcomed(eventsub, twitch, session_id: str, count: int = 2):
     """The next connection, welcomed; returns it once `count` subscriptions exist on the session."""
     connection = eventsub.next_connection()
     connection.welcome(session_id)
-    wait_until(lambda: len([body for body in twitch.created() if body["transport"]["session_id"] == session_id])
+    wait_until(lambda: len([body for body in twitch.created if body["transport"]["session_id"] == session_id])
              == count)
     return connection
 
@@ -95,8 +95,8 @@ def test_welcome_creates_the_subscriptions_on_the_session(eventsub, world, trans
     connection = eventsub.next_connection()
     assert connection.path == "/ws?keepalive_timeout_seconds=10"
     connection.welcome("session-1")
-    wait_until(lambda: len(twitch.created()) == 2)
-    follow = next(body for body in twitch.created() if body["type"] == "channel.follow")
+    wait_until(lambda: len(twitch.created) == 2)
+    follow = next(body for body in twitch.created if body["type"] == "channel.follow")
     assert follow == {"type": "channel.follow", "version": "2", "transport": {"method": "websocket",
                                                                               "session_id": "session-1"},
                       "condition": {"broadcaster_user_id": BROADCASTER, "moderator_user_id": BOT_USER_ID}}
@@ -125,11 +125,11 @@ def test_keepalive_timeout_reconnects_and_subscribes_again(eventsub, world, tran
     twitch, _ = world
     first = eventsub.next_connection()
     first.welcome("session-1", keepalive=0.3)
-    wait_until(lambda: len(twitch.created()) == 2)
-    old_ids = set(twitch.subs)
+    wait_until(lambda: len(twitch.created) == 2)
+    old_ids = set(twitch.by_id())
     welcomed(eventsub, twitch, "session-2")
     assert first.closed.wait(WAIT)
-    wait_until(lambda: sorted(twitch.deleted()) == sorted(old_ids))  # ours, on the dead session
+    wait_until(lambda: sorted(twitch.deleted) == sorted(old_ids))  # ours, on the dead session
     wait_until(lambda: fresh(db, db.hub_subscription.session_id == "session-2") == 2)
 
 
@@ -149,8 +149,8 @@ def test_session_reconnect_carries_subscriptions_over_without_loss_or_duplicate(
     ids.append(new.notify(subscription, events[3]))
     wait_until(lambda: fresh(db, db.eventsub_event) == 4)
     assert [row.message_id for row in db(db.eventsub_event).select(orderby=db.eventsub_event.id)] == ids
-    assert len(twitch.created()) == 2  # carried over, not created again
-    assert twitch.deleted() == []
+    assert len(twitch.created) == 2  # carried over, not created again
+    assert twitch.deleted == []
 
 
 def test_revocation_marks_the_subscription_revoked(eventsub, world, transport, db):
@@ -175,11 +175,11 @@ def test_interests_added_and_deleted_later_follow_on_the_next_tick(eventsub, wor
     twitch, account = world
     welcomed(eventsub, twitch, "session-1")
     interest, _ = make_interest(db, account, "stream.offline")
-    wait_until(lambda: len(twitch.created()) == 3)
+    wait_until(lambda: len(twitch.created) == 3)
     hub_interests.delete_interest(db, account.id, interest["interest_id"])
     db.commit()
-    wait_until(lambda: len(twitch.deleted()) == 1)
-    assert all(sub["type"] != "stream.offline" for sub in twitch.subs.values())
+    wait_until(lambda: len(twitch.deleted) == 1)
+    assert all(sub["type"] != "stream.offline" for sub in twitch.by_id().values())
 
 
 def test_the_manager_connects_only_while_interests_need_a_bot(configure, db, eventsub, run_in_thread):
@@ -187,15 +187,15 @@ def test_the_manager_connects_only_while_interests_need_a_bot(configure, db, eve
     make_bot(db)
     account = make_account(db)[0]
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        twitch = FakeTwitchSubscriptions(mock)
+        twitch = twitch_subscriptions(mock)
         run_in_thread(TransportManager(poll_seconds=0.05, **FAST).run)
         assert eventsub.no_connection_within(0.3)
         interest, _ = make_interest(db, account, "stream.online")
         connection = eventsub.next_connection()
         connection.welcome("session-1")
-        wait_until(lambda: len(twitch.created()) == 1)
+        wait_until(lambda: len(twitch.created) == 1)
         hub_interests.delete_interest(db, account.id, interest["interest_id"])
         db.commit()
-        wait_until(lambda: twitch.subs == {})
+        wait_until(lambda: twitch.by_id() == {})
         assert connection.closed.wait(WAIT)
         wait_until(lambda: fresh(db, db.eventsub_ws_session) == 0)

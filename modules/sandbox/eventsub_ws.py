@@ -1,10 +1,11 @@
 """A fake Twitch EventSub WebSocket server on 127.0.0.1 (the `websockets` sync server in a thread).
 
-Each accepted socket becomes a `FakeConnection` the test drives: welcome, keepalive, notify,
+Each accepted socket becomes a `FakeConnection` a test drives: welcome, keepalive, notify,
 reconnect, revoke, close with a code. Whatever the client sends (it may send nothing but pongs
-and its closing frame) is kept in `inbound`. With `auto_welcome` every socket is welcomed at once
-with a session id of its own (as Twitch does) and `on_close(session_id)` hears when one ends:
-what a conduit needs to know its WebSocket shards."""
+and its closing frame) is kept in `inbound`. With `auto=True` (the sandbox, conduits) every new
+socket is welcomed at once with a session id of its own, as Twitch does, and kept alive;
+`notify_session` delivers to the socket of a subscription's session, and `on_close(session_id)`
+hears when one ends (what a conduit needs to know its WebSocket shards)."""
 
 from __future__ import annotations
 
@@ -90,8 +91,8 @@ class FakeConnection:
 class FakeEventSub:
     """The server; `next_connection()` returns the next socket a client opened."""
 
-    def __init__(self, auto_welcome: bool = False, on_close=None):
-        self.auto_welcome, self.on_close = auto_welcome, on_close
+    def __init__(self, auto: bool = False, keepalive_seconds: float = 10, on_close=None):
+        self.auto, self.keepalive_seconds, self.on_close = auto, keepalive_seconds, on_close
         self.sessions: dict[str, FakeConnection] = {}
         self._connections: queue.Queue[FakeConnection] = queue.Queue()
         self.server = serve(self._handle, "127.0.0.1", 0, compression=None, ping_interval=None)
@@ -105,10 +106,8 @@ class FakeEventSub:
 
     def _handle(self, ws: ServerConnection) -> None:
         connection = FakeConnection(ws)
-        if self.auto_welcome:
-            connection.session_id = f"session-{uuid.uuid4()}"
-            self.sessions[connection.session_id] = connection
-            connection.welcome(connection.session_id)
+        if self.auto:
+            self._start_session(connection)
         self._connections.put(connection)
         try:
             for message in ws:
@@ -125,6 +124,25 @@ class FakeEventSub:
 
     def has_session(self, session_id: str | None) -> bool:
         return session_id in self.sessions
+
+    def _start_session(self, connection: FakeConnection) -> None:
+        connection.session_id = f"session-{uuid.uuid4().hex[:12]}"
+        self.sessions[connection.session_id] = connection
+        connection.welcome(connection.session_id, self.keepalive_seconds)
+
+        def keep_alive() -> None:
+            while not connection.closed.wait(self.keepalive_seconds / 2):
+                connection.keepalive()
+
+        threading.Thread(target=keep_alive, daemon=True).start()
+
+    def notify_session(self, subscription: dict, event: dict) -> bool:
+        """Deliver to the socket of the subscription's session; False when it is not connected."""
+        connection = self.sessions.get(subscription["transport"].get("session_id", ""))
+        if connection is None or connection.closed.is_set():
+            return False
+        connection.notify(subscription, event)
+        return True
 
     def next_connection(self, timeout: float = 5.0) -> FakeConnection:
         return self._connections.get(timeout=timeout)
