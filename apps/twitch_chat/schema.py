@@ -3,6 +3,8 @@ the state of the chat connection (written by the worker, read by health)."""
 
 from pydal import Field
 
+from shared import overlay_links
+
 RECOMMENDATION_STATUSES = ("new", "accepted", "played", "rejected")
 
 INDEXES = [
@@ -16,6 +18,7 @@ INDEXES = [
     ("recommendation", "recommendation_metadata_idx", ("metadata_status", "metadata_next_at")),
     ("recommendation_event", "recommendation_event_created_idx", ("created_at",)),
     ("chat_connection", "chat_connection_bot_uq", ("bot",), True),
+    ("reco_overlay_link", "reco_overlay_link_token_uq", ("token_hash",), True),
 ]
 
 
@@ -80,3 +83,5 @@ def define(db) -> None:
         Field("channels", "json"),
         Field("updated_at", "datetime", notnull=True),
     )
+    # secret links that open the recommendation overlay without a cookie (OBS browser sources)
+    overlay_links.define_table(db, "reco_overlay_link")

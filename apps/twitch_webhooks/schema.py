@@ -6,6 +6,8 @@ can show it."""
 
 from pydal import Field
 
+from shared import overlay_links
+
 SUBSCRIPTION_TRANSPORTS = ("webhook", "websocket")
 INTEREST_TRANSPORTS = ("websocket", "webhook")
 
@@ -28,6 +30,7 @@ INDEXES = [
     ("hub_cursor", "hub_cursor_name_uq", ("name",), True),
     ("eventsub_ws_session", "eventsub_ws_session_bot_uq", ("bot_name",), True),
     ("hub_server", "hub_server_worker_uq", ("worker_id",), True),
+    ("alert_overlay_link", "alert_overlay_link_token_uq", ("token_hash",), True),
 ]
 
 
@@ -132,3 +135,5 @@ def define(db) -> None:
         Field("connections", "integer", notnull=True, default=0),
         Field("updated_at", "datetime", notnull=True),
     )
+    # secret links that open the alerts overlay without a cookie (OBS browser sources)
+    overlay_links.define_table(db, "alert_overlay_link")
