@@ -68,7 +68,7 @@ SHELL = str(Path(__file__).parent / "templates" / "layout.html")
 @lru_cache(maxsize=1)
 def _admin_pages() -> tuple[dict, ...]:
     """Every module's admin pages, in the registry's order (manifests do not change while running)."""
-    return tuple({"title": page["title"], "path": page["path"]}
+    return tuple({"title": page["title"], "path": page["path"], "module": manifest.title}
                  for manifest in discover() for page in manifest.admin_pages)
 
 
@@ -81,13 +81,23 @@ def navigation(path: str) -> list[dict]:
     return [dict(page, current=page["path"] == current) for page in pages]
 
 
+def menu(entries: list[dict]) -> list[tuple[str, list[dict]]]:
+    """The navigation grouped by module: [(module title, its entries)], in the registry's order."""
+    groups: list[tuple[str, list[dict]]] = []
+    for entry in entries:
+        if not groups or groups[-1][0] != entry["module"]:
+            groups.append((entry["module"], []))
+        groups[-1][1].append(entry)
+    return groups
+
+
 class Page(Template):
     """An app's page template, rendered inside the core's shell: templates start with
-    `[[extend shell]]` and get `signed_in` and `navigation` (from the manifests' admin_pages)."""
+    `[[extend shell]]` and get `signed_in` and `menu` (from the manifests' admin_pages, by module)."""
 
     def on_success(self, context):
         if isinstance(context.get("output"), dict):
             signed_in = is_admin()
             context["template_inject"].update(shell=SHELL, signed_in=signed_in,
-                                              navigation=navigation(request.path) if signed_in else [])
+                                              menu=menu(navigation(request.path)) if signed_in else [])
         super().on_success(context)

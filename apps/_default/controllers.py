@@ -16,6 +16,9 @@ from shared.adminauth import (
 from shared.fixtures import Page, admin, client_address, db, json_error
 from shared.health import system_health
 from shared.metrics import render as render_metrics
+from shared.settings import get_settings
+
+from .setup import checklist, headline, with_code
 
 
 def _start_session() -> None:
@@ -29,8 +32,10 @@ def index():
     healthy, report = system_health()
     activities = db(db.activity).select(orderby=~db.activity.id, limitby=(0, 20))
     dead = db(db.outbox.status == "dead").select(orderby=~db.outbox.id, limitby=(0, 20))
-    return {"report": report, "healthy": healthy, "counts": outbox.counts(db), "activities": activities,
-            "dead": dead}
+    steps = checklist(db, get_settings())
+    return {"report": report, "headline": headline(healthy, report), "counts": outbox.counts(db),
+            "activities": activities, "dead": dead, "steps": steps, "steps_left": sum(not s.done for s in steps),
+            "code": with_code}
 
 
 @action("login", method=["GET", "POST"])

@@ -1,0 +1,51 @@
+"""Every admin page in Chromium at desktop and phone sizes: the one navigation (by module, behind a
+Menu button on a phone), log-out, nothing wider than the screen; screenshots go to /tmp for review."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from shared.registry import discover
+from tests.conftest import TEST_ENV
+
+PAGES = [page["path"] for manifest in discover() for page in manifest.admin_pages]
+SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+SHOTS = "/tmp/waddlebot-shots"
+
+
+def signed_in(browser, live_server, size: str):
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=password]", TEST_ENV["ADMIN_PASSWORD"])
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url(f"{live_server}/")
+    return context, page
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_page_has_the_navigation_and_fits_the_screen(browser, live_server, db, size):
+    context, page = signed_in(browser, live_server, size)
+    for path in PAGES:
+        page.goto(live_server + path)
+        nav = page.locator("nav.modules")
+        if size == "phone":
+            expect(nav).to_be_hidden()
+            page.click("header.top .menu-toggle")
+        expect(nav.locator("a")).to_have_count(len(PAGES))
+        expect(nav.locator("a[aria-current=page]")).to_have_attribute("href", path)
+        expect(page.locator("header.top form[action='/logout'] button")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        page.screenshot(path=f"{SHOTS}/{size}-{path.strip('/').replace('/', '_') or 'home'}.png", full_page=True)
+    context.close()
+
+
+def test_the_phone_menu_groups_pages_by_module(browser, live_server, db):
+    context, page = signed_in(browser, live_server, "phone")
+    page.click("header.top .menu-toggle")
+    expect(page.locator("header.top .menu-toggle")).to_have_attribute("aria-expanded", "true")
+    groups = page.locator("nav.modules .group")
+    expect(groups).to_have_count(len([m for m in discover() if m.admin_pages]))
+    expect(page.locator("nav.modules .group[title='Twitch EventSub'] a")).to_have_count(5)
+    context.close()
