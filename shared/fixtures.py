@@ -11,6 +11,7 @@ from urllib.parse import quote
 from py4web import request
 from py4web.core import HTTP, Fixture, Session, Template, redirect
 
+from shared import error_pages
 from shared.adminauth import COOKIE, check_api_key, is_valid_session
 from shared.db import get_db
 from shared.registry import discover
@@ -21,8 +22,13 @@ session = Session(secret=get_settings().auth_secret, expiration=3600, name="wadd
 
 
 def json_error(status: int, message: str, **extra) -> HTTP:
-    """An HTTP error with a JSON body {"error", "status", "message"} that says what to fix."""
-    body = {"error": http.client.responses.get(status, "Error"), "status": status, "message": message, **extra}
+    """An HTTP error with a JSON body {"error", "status", "message"} that says what to fix; a browser
+    navigating to the URL (Accept: text/html) gets the same message on the branded error page."""
+    reason = http.client.responses.get(status, "Error")
+    if error_pages.wants_page():
+        return HTTP(status, body=error_pages.page(status, reason, message),
+                    headers={"Content-Type": "text/html; charset=utf-8"})
+    body = {"error": reason, "status": status, "message": message, **extra}
     return HTTP(status, body=body, headers={"Content-Type": "application/json"})
 
 

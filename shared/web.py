@@ -18,6 +18,7 @@ import py4web
 import pydal.validators
 from py4web.core import wsgi
 
+from shared import error_pages
 from shared.metrics import LANE_ROUTE, MULTIPROCESS_DIR, metrics_middleware
 from shared.settings import APPS_FOLDER, Settings, get_settings
 
@@ -83,6 +84,7 @@ def load_apps(app_names: list[str] | None = None, quiet: bool = False):
     A failing app is recorded by py4web (registry.import_errors) and the others still load.
     `quiet` hides py4web's "[X] loaded …" lines (commands whose output is the point)."""
     names = ",".join(app_names or module_app_names() + _extra_apps())
+    error_pages.install()
     if names not in _loaded:
         _loaded.clear()
         os.environ["PY4WEB_APP_NAMES"] = names

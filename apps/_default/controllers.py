@@ -1,5 +1,7 @@
 """Admin home, login (password and magic link), /health and /metrics."""
 
+from pathlib import Path
+
 from py4web import action, request, response
 from py4web.core import redirect
 
@@ -19,6 +21,8 @@ from shared.metrics import render as render_metrics
 from shared.settings import get_settings
 
 from .setup import checklist, headline, with_code
+
+FAVICON = Path(__file__).parent / "static" / "favicon.ico"
 
 
 def _start_session() -> None:
@@ -86,6 +90,13 @@ def metrics():
     body, content_type = render_metrics()
     response.headers["Content-Type"] = content_type
     return body
+
+
+@action("favicon.ico", method=["GET"])
+def favicon():
+    """Browsers ask every site for /favicon.ico."""
+    response.headers.update({"Content-Type": "image/x-icon", "Cache-Control": "public, max-age=86400"})
+    return FAVICON.read_bytes()
 
 
 @action("outbox/<outbox_id:int>/retry", method=["POST"])

@@ -49,3 +49,15 @@ def test_the_phone_menu_groups_pages_by_module(browser, live_server, db):
     expect(groups).to_have_count(len([m for m in discover() if m.admin_pages]))
     expect(page.locator("nav.modules .group[title='Twitch EventSub'] a")).to_have_count(5)
     context.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_unknown_address_shows_the_branded_page_and_the_favicon(browser, live_server, db, size):
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    reply = page.goto(f"{live_server}/no/such/page")
+    assert reply.status == 404
+    expect(page.locator("h1")).to_have_text("Page not found")
+    assert page.request.get(f"{live_server}/favicon.ico").headers["content-type"] == "image/x-icon"
+    page.screenshot(path=f"{SHOTS}/{size}-404.png")
+    context.close()
