@@ -88,8 +88,10 @@ def load_apps(app_names: list[str] | None = None, quiet: bool = False):
     if names not in _loaded:
         _loaded.clear()
         os.environ["PY4WEB_APP_NAMES"] = names
+        level = logging.getLogger().level  # py4web sets the root logger's level: keep ours
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             app = wsgi(apps_folder=str(APPS_FOLDER), yes=True, logging_level=logging.WARNING, app_names=names)
+        logging.getLogger().setLevel(level)
         _loaded[names] = metrics_middleware(_with_lanes(app))
     return _loaded[names]
 
@@ -113,8 +115,35 @@ def install_dashboard(settings: Settings) -> None:
 
 
 def application():
-    """The WSGI application of a Granian worker process (serve's factory target)."""
-    return load_apps()
+    """The WSGI application of a Granian worker process (serve's factory target): the apps load
+    quietly (the worker process loads them too) and one log line says which."""
+    from shared.logs import configure_logging
+    from shared.registry import import_errors
+
+    configure_logging(get_settings())  # a spawned process: the parent's logging is not inherited
+    app = load_apps(quiet=True)
+    failed = import_errors()
+    log.info("apps loaded: %s%s", ", ".join(name for name in os.environ["PY4WEB_APP_NAMES"].split(",")
+                                             if name not in failed),
+             "".join(f"; {name} FAILED: {error}" for name, error in failed.items()))
+    return app
+
+
+class ThreadCountNote(logging.Filter):
+    """Drops Granian's start-up warning about WEB_THREADS being high for the CPU count: the threads
+    start only as requests need them, and each open SSE stream holds one (WEB_THREADS says so)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Python threads, which seems quite high" not in record.getMessage()
+
+
+GRANIAN_LOGGING = {
+    "filters": {"thread_count": {"()": ThreadCountNote}},
+    "loggers": {
+        "_granian": {"handlers": ["console"], "level": "INFO", "propagate": False, "filters": ["thread_count"]},
+        "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
+}
 
 
 def serve(host: str, port: int, settings: Settings | None = None) -> None:
@@ -139,7 +168,7 @@ def serve(host: str, port: int, settings: Settings | None = None) -> None:
     with _shared_metrics(settings.web_workers > 1):
         Server("shared.web:application", address=host, port=port, interface=Interfaces.WSGI, factory=True,
                workers=settings.web_workers, blocking_threads=settings.web_threads, workers_kill_timeout=5,
-               log_level="warning").serve()
+               log_level="warning", log_dictconfig=GRANIAN_LOGGING).serve()
 
 
 @contextlib.contextmanager
