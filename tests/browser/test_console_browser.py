@@ -61,3 +61,25 @@ def test_an_unknown_address_shows_the_branded_page_and_the_favicon(browser, live
     assert page.request.get(f"{live_server}/favicon.ico").headers["content-type"] == "image/x-icon"
     page.screenshot(path=f"{SHOTS}/{size}-404.png")
     context.close()
+
+
+def test_on_a_phone_the_queue_buttons_and_channel_points_are_within_reach(browser, live_server, db):
+    from shared.db import utcnow
+    from tests.apps.twitch_chat.test_overlay import accepted
+
+    accepted(db, "A fairly long song title (official video)", status="new")
+    db.twitch_channel.insert(broadcaster_id="1337", login="cooler_user", display_name="Cooler_user",
+                             created_at=utcnow())
+    db.commit()
+    context, page = signed_in(browser, live_server, "phone")
+    width = SIZES["phone"]["width"]
+    page.goto(f"{live_server}/twitch_chat/recommendations")
+    for button in page.locator("tr.recommendation button").all():
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, button.inner_text()
+    page.screenshot(path=f"{SHOTS}/phone-queue-with-data.png", full_page=True)
+    page.goto(f"{live_server}/twitch_webhooks/admin/channels")
+    for field in page.locator("form.points input").all():
+        box = field.bounding_box()
+        assert box["x"] + box["width"] <= width
+    context.close()
