@@ -66,9 +66,17 @@ def _event_rows(rows: list[dict]) -> list[dict]:
 
 
 def _activity_rows(rows: list[dict]) -> list[dict]:
+    """Activities as the page shows them; `test` when the EventSub event behind one is a test event."""
+    message_ids = {row["source_id"] for row in rows if row["source"] == "eventsub" and row["source_id"]}
+    table = db.eventsub_event
+    found = db(table.message_id.belongs(message_ids)).select(table.message_id, table.subscription_id) \
+        if message_ids else []
+    events = [{"message_id": row.message_id, "subscription_id": row.subscription_id} for row in found]
+    known = _known_subscriptions(events)
+    tests = {event["message_id"] for event in events if event["subscription_id"] not in known}
     return [{**row, "channel": row["channel_login"] or row["channel_id"],
-             "user": row["user_name"] or row["user_login"] or row["user_id"] or "anonymous", "test": False,
-             "payload": None} for row in rows]
+             "user": row["user_name"] or row["user_login"] or row["user_id"] or "anonymous",
+             "test": row["source"] == "eventsub" and row["source_id"] in tests, "payload": None} for row in rows]
 
 
 def _types(kind: str, chosen: str) -> list[str]:

@@ -219,3 +219,17 @@ def test_the_type_picker_offers_the_standard_and_stored_types(admin_client, db):
     _store(db, "channel.chat.notification")
     options = [option.text for option in admin_client.get("/twitch_webhooks/admin/events").html.select("#type option")]
     assert options[0] == "all types" and {"channel.follow", "channel.raid", "channel.chat.notification"} <= set(options)
+
+
+def test_activities_of_simulated_events_are_marked_test(admin_client, db):
+    _store(db, "channel.follow")  # a subscription this system does not know: the simulator's
+    real = wire.subscription_object("channel.raid", "1337")
+    db.eventsub_subscription.insert(twitch_id=real["id"], type="channel.raid", version="1", condition={},
+                                    transport_method="webhook", status="enabled", created_by_us=True,
+                                    created_at=utcnow(), updated_at=utcnow())
+    eventsub.record_notification(db, message_id="real-raid", subscription=real, event=wire.sample_event("channel.raid"),
+                                 transport="webhook", received_at=utcnow())
+    db.commit()
+    rows = admin_client.get("/twitch_webhooks/admin/activities").html.select("#rows tbody tr")
+    assert [(row.select("td")[2].text.split()[0], "test" in row.get("class", [])) for row in rows] == [
+        ("channel.raid", False), ("channel.follow", True)]
