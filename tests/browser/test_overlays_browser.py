@@ -65,3 +65,23 @@ def test_the_alerts_overlay_shows_each_new_alert(configure, client, db, server, 
     post(client, wire.notification(SECRET, "channel.raid", event=event), status=200)
     expect(obs.locator("#alert")).to_have_text("Grace is raiding with 42 viewers!", timeout=15_000)
     obs.screenshot(path=f"{SHOTS}/alerts-overlay.png")
+
+
+def test_links_are_made_copied_and_revoked_on_the_admin_page(browser, live_server, db):
+    from tests.browser.test_console_browser import signed_in
+
+    context, page = signed_in(browser, live_server, "phone")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    page.goto(f"{live_server}/twitch_webhooks/admin/alerts")
+    page.fill("input[name=label]", "Main scene")
+    page.click("#create-link button")
+    link = page.locator("tr.overlay-link[data-state=active]")
+    url = link.locator("input.link-url").input_value()
+    link.locator("button.copy").click()
+    expect(link.locator("button.copy")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == url
+    page.screenshot(path=f"{SHOTS}/phone-alert-links.png", full_page=True)
+    page.once("dialog", lambda dialog: dialog.accept())
+    link.locator("button.danger").click()
+    expect(page.locator("tr.overlay-link[data-state=revoked]")).to_have_count(1)
+    context.close()

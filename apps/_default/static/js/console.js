@@ -6,6 +6,13 @@ document.addEventListener("submit", function (event) {
   if (question && !window.confirm(question)) event.preventDefault();
 });
 
+// a button with data-copy puts its text on the clipboard (overlay links) and says so
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("button[data-copy]");
+  if (!button || !navigator.clipboard) return;
+  navigator.clipboard.writeText(button.dataset.copy).then(function () { button.textContent = "Copied"; });
+});
+
 document.addEventListener("DOMContentLoaded", function () {
   var header = document.querySelector("header.top");
   var toggle = header && header.querySelector(".menu-toggle");
