@@ -83,3 +83,21 @@ def test_on_a_phone_the_queue_buttons_and_channel_points_are_within_reach(browse
         box = field.bounding_box()
         assert box["x"] + box["width"] <= width
     context.close()
+
+
+def test_on_a_phone_livepulse_streams_can_be_removed(browser, live_server, db):
+    from tests.apps.livepulse.conftest import make_event
+
+    make_event(db)
+    context, page = signed_in(browser, live_server, "phone")
+    page.goto(f"{live_server}/livepulse/admin")
+    buttons = page.locator("tr.stream button.danger").all()
+    assert len(buttons) == 2
+    for button in buttons:
+        box = button.bounding_box()
+        assert box["x"] + box["width"] <= SIZES["phone"]["width"]
+    page.screenshot(path=f"{SHOTS}/phone-livepulse-admin.png", full_page=True)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    buttons[0].click()
+    expect(page.locator("tr.stream")).to_have_count(2)  # dismissed: nothing removed
+    context.close()
