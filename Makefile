@@ -13,9 +13,12 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-.PHONY: run test lint
+.PHONY: run dev test lint
 run: $(VENV)/.runtime  ## the whole system on the embedded default at http://127.0.0.1:8000
 	$(VENV)/bin/waddlebot run
+
+dev: $(VENV)/.dev  ## development: `make run` that restarts when apps/, shared/ or modules/ change
+	$(VENV)/bin/waddlebot run --reload
 
 test: $(VENV)/.dev  ## the whole suite: SQLite, then PostgreSQL + Redis when they answer
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)

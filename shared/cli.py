@@ -110,36 +110,106 @@ def worker(only):
     sys.exit(0 if clean else 1)
 
 
+class ChildProcesses:
+    """The processes of `waddlebot run`, kept running: one that exits (a crash, a worker that lost
+    a lock) is started again after a backoff that doubles while it keeps dying young and starts
+    over once it has run STABLE_SECONDS. `spawn(command)` and `clock` are injectable for tests."""
+
+    FIRST_DELAY, MAX_DELAY, STABLE_SECONDS, STOP_SECONDS = 1.0, 30.0, 60.0, 10.0
+
+    def __init__(self, commands: dict[str, list[str]], spawn=subprocess.Popen, clock=time.monotonic):
+        self.commands, self._spawn, self._clock = commands, spawn, clock
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.started_at: dict[str, float] = {}
+        self.restart_at: dict[str, float] = {}
+        self.delay = dict.fromkeys(commands, self.FIRST_DELAY)
+        self.restarts = dict.fromkeys(commands, 0)
+
+    def start(self) -> None:
+        for name in self.commands:
+            self._start(name)
+
+    def _start(self, name: str) -> None:
+        self.processes[name] = self._spawn(self.commands[name])
+        self.started_at[name] = self._clock()
+
+    def check(self) -> None:
+        """Schedule the restart of a child that exited; start those whose delay has passed."""
+        now = self._clock()
+        for name, process in self.processes.items():
+            if name in self.restart_at:
+                if now >= self.restart_at[name]:
+                    del self.restart_at[name]
+                    self.restarts[name] += 1
+                    self._start(name)
+                continue
+            code = process.poll()
+            if code is None:
+                continue
+            if now - self.started_at[name] >= self.STABLE_SECONDS:
+                self.delay[name] = self.FIRST_DELAY
+            delay = self.delay[name]
+            self.delay[name] = min(self.MAX_DELAY, delay * 2)
+            self.restart_at[name] = now + delay
+            log.error("the %s process exited (code %s); starting it again in %.0f s", name, code, delay)
+
+    def stop(self) -> None:
+        """SIGTERM every running child; SIGKILL those still running after STOP_SECONDS."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.STOP_SECONDS
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 @main.command()
 @click.option("--host", default=None, help="address to listen on (default HOST)")
 @click.option("--port", default=None, type=int, help="port to listen on (default PORT)")
-def run(host, port):
-    """Migrate, then run the web server and the worker together; Ctrl-C stops both."""
+@click.option("--reload", is_flag=True, help="development: restart both when a file under apps/, shared/ or "
+                                             "modules/ changes")
+def run(host, port, reload):
+    """Migrate, then run the web server and the worker together (restarting either if it exits);
+    Ctrl-C stops both."""
     from shared.db import migrate as run_migrations
 
     settings = bootstrap()
+    if reload:
+        _run_reloading(host or settings.host, port or settings.port)
+        return
     run_migrations(settings)
     base = [sys.executable, "-m", "shared.cli"]
     web_args = ["web", "--host", host or settings.host, "--port", str(port or settings.port)]
-    children = [subprocess.Popen(base + web_args), subprocess.Popen(base + ["worker"])]
+    children = ChildProcesses({"web": base + web_args, "worker": base + ["worker"]})
+    children.start()
     click.echo(f"WaddleBot on http://{host or settings.host}:{port or settings.port} (Ctrl-C stops). Log in with "
                f"ADMIN_PASSWORD or a one-time link: .venv/bin/waddlebot magic-link")
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    while not stopping.wait(0.5) and all(child.poll() is None for child in children):
-        pass
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for child in children:
-        try:
-            child.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-    codes = [child.returncode for child in children]
-    sys.exit(0 if stopping.is_set() else max(code or 0 for code in codes) or 1)
+    while not stopping.wait(0.5):
+        children.check()
+    children.stop()
+
+
+def _run_reloading(host: str, port: int) -> None:
+    """`waddlebot run` in a child process, restarted (Ctrl-C, then start) on every code change."""
+    try:
+        from watchfiles import DefaultFilter, run_process
+    except ImportError:
+        raise click.ClickException("--reload needs watchfiles: pip install -r requirements-dev.txt") from None
+    from shared.settings import PROJECT_ROOT
+
+    # py4web's _dashboard is unpacked under apps/ at start-up: watching it would restart at once
+    changes = DefaultFilter(ignore_dirs=(*DefaultFilter.ignore_dirs, "_dashboard"))
+    command = f"{sys.executable} -m shared.cli run --host {host} --port {port}"
+    click.echo("reloading on changes under apps/, shared/, modules/ (Ctrl-C stops)", err=True)
+    run_process(*(PROJECT_ROOT / folder for folder in ("apps", "shared", "modules")), target=command,
+                target_type="command", watch_filter=changes, sigint_timeout=15,
+                callback=lambda changed: log.info("%d file(s) changed: restarting", len(changed)))
 
 
 @main.command()

@@ -5,20 +5,28 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import logging
 import select
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg2
 import threadsafevariable
 from py4web.core import DAL, HTTP, ICECUBE
+from pydal.connection import THREAD_LOCAL
 from pydal.migrator import InDBMigrator
 
 from shared.schema import all_indexes, define_all
 from shared.settings import Settings, get_settings
 
+log = logging.getLogger(__name__)
 _db_lock = threading.Lock()
 CONNECTION_WAIT_SECONDS = 30.0
+RETRY_AFTER_SECONDS = 5  # what a 503 for a database failure asks the client to wait
+#: what the drivers raise when the database fails (connection lost, server down, lock timeout…)
+DATABASE_ERRORS = (psycopg2.Error, sqlite3.Error)
 
 
 class Database(DAL):
@@ -45,6 +53,11 @@ class Database(DAL):
             try:
                 super().on_request(context)
                 self._check_alive()
+            except DATABASE_ERRORS as err:
+                self._release_slot()
+                drop_connection(self)
+                log.warning("database unavailable: %s", err.__class__.__name__)
+                raise database_unavailable() from None
             except BaseException:
                 self._release_slot()
                 raise
@@ -68,9 +81,7 @@ class Database(DAL):
                 adapter.test_connection()
                 return
             except Exception:
-                with contextlib.suppress(Exception):
-                    adapter.connection.close()
-                adapter.close("rollback")  # the rollback fails, so the connection is not pooled again
+                drop_connection(self)
                 adapter.get_connection()
         adapter.test_connection()
 
@@ -94,6 +105,39 @@ class Database(DAL):
         if getattr(self._holding, "slot", False):
             self._holding.slot = False
             self._connection_slots.release()
+
+
+def database_unavailable(message: str = "the database is unavailable; try again shortly") -> HTTP:
+    """The JSON 503 (with Retry-After) a request gets when the database fails: not our bug, retry."""
+    body = {"error": "Service Unavailable", "status": 503, "message": message}
+    return HTTP(503, body=body, headers={"Content-Type": "application/json",
+                                         "Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def drop_connection(db: DAL) -> None:
+    """Close this thread's connection for good (never back to the pool); the next use opens another."""
+    adapter = db._adapter
+    connection = getattr(THREAD_LOCAL, adapter._connection_uname_, None)
+    if connection is None:
+        return
+    with contextlib.suppress(Exception):
+        connection.close()
+    with contextlib.suppress(Exception):
+        adapter.cursor.close()
+    adapter.set_connection(None)
+
+
+def rollback(db: DAL) -> bool:
+    """Roll back this thread's transaction. When the rollback itself fails, the connection is broken
+    (the server closed it, its backend was terminated): it is dropped, so the next use of the
+    DAL on this thread opens a fresh one instead of failing forever. False when it was dropped."""
+    try:
+        db.rollback()
+        return True
+    except Exception as err:
+        log.warning("dropped a broken database connection (%s: %s)", err.__class__.__name__, err)
+        drop_connection(db)
+        return False
 
 
 def _has_input(connection) -> bool:
@@ -220,6 +264,17 @@ def migrate(settings: Settings | None = None) -> list[str]:
         db.close()
 
 
+def missing_tables(db: DAL) -> list[str]:
+    """The defined tables the database does not have yet (all of them before `waddlebot migrate`)."""
+    if is_postgres(db):
+        rows = db.executesql("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    else:
+        rows = db.executesql("SELECT name FROM sqlite_master WHERE type = 'table'")
+    db.commit()
+    existing = {row[0].lower() for row in rows}
+    return [name for name in db.tables if name.lower() not in existing]
+
+
 def get_db() -> Database:
     """The shared DAL (a py4web fixture; apps never migrate)."""
     global _db
@@ -249,7 +304,8 @@ class GroupCommit:
     threads from meeting SQLite's busy handler, which sleeps up to 100 ms between retries.
 
     If the shared transaction fails, each job is retried alone, so that one bad job fails only
-    its own caller."""
+    its own caller; if the connection broke (the rollback fails too), it is dropped and every
+    job fails. Every job taken is finished, whatever happens: its caller waits for nothing else."""
 
     MAX_JOBS = 200
 
@@ -268,7 +324,12 @@ class GroupCommit:
                 if not job.done:
                     with self._queue_lock:
                         jobs, self._queue = self._queue[:self.MAX_JOBS], self._queue[self.MAX_JOBS:]
-                    self._run(db, jobs)
+                    try:
+                        self._run(db, jobs)
+                    finally:
+                        for taken in jobs:
+                            if not taken.done:
+                                taken.finish(error=RuntimeError("the group commit was interrupted"))
         if job.error is not None:
             raise job.error
         return job.result
@@ -278,9 +339,9 @@ class GroupCommit:
             results = self._write(db, [job.payload for job in jobs])
             db.commit()
         except Exception as err:
-            db.rollback()
-            if len(jobs) == 1:
-                jobs[0].finish(error=err)
+            if not rollback(db) or len(jobs) == 1:
+                for job in jobs:
+                    job.finish(error=err)
                 return
             for job in jobs:
                 self._run(db, [job])
@@ -307,5 +368,5 @@ def transaction(db: Database | None = None):
         yield db
         db.commit()
     except BaseException:
-        db.rollback()
+        rollback(db)
         raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from shared import redis_client
-from shared.db import get_db, utcnow
+from shared.db import get_db, rollback, utcnow
 from shared.registry import discover, module_status
 from shared.settings import Settings, get_settings
 
@@ -15,7 +15,7 @@ def _database() -> dict:
     try:
         db.executesql("SELECT 1")
     except Exception as err:
-        db.rollback()
+        rollback(db)
         return {"status": "down", "detail": err.__class__.__name__}
     return {"status": "ok", "engine": db._dbname}
 
@@ -36,7 +36,7 @@ def _worker(settings: Settings) -> dict:
     try:
         row = db(db.worker_heartbeat).select(orderby=~db.worker_heartbeat.beat_at, limitby=(0, 1)).first()
     except Exception as err:
-        db.rollback()
+        rollback(db)
         return {"status": "down", "detail": err.__class__.__name__}
     if row is None:
         return {"status": "down", "detail": "no worker has reported"}
@@ -58,5 +58,5 @@ def system_health(settings: Settings | None = None) -> tuple[bool, dict]:
         components["redis"] = redis_state
     modules = {manifest.name: module_status(manifest, settings) for manifest in discover()}
     healthy = all(part["status"] == "ok" for part in components.values()) and all(
-        module["status"] != "failed" for module in modules.values())
+        module["status"] not in ("failed", "not_migrated") for module in modules.values())
     return healthy, {"status": "ok" if healthy else "degraded", "components": components, "modules": modules}

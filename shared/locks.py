@@ -4,11 +4,15 @@ set, a PostgreSQL advisory lock on PostgreSQL, a file lock under var/locks on SQ
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 import portalocker
 import psycopg2
+import redis
 
 from shared import redis_client
 from shared.db import normalize_uri
@@ -25,23 +29,48 @@ class ServiceLock(Protocol):
     def release(self) -> None: ...
 
 
+log = logging.getLogger(__name__)
+
+
 class RedisServiceLock:
+    """A Redis key with a TTL, renewed by `still_held`. The lock is lost only when Redis says
+    another holder has it (or it expired), or when TTL seconds passed since the last renewal
+    Redis confirmed: a Redis error meanwhile (a restart, a pause, a network blip) is not a loss,
+    since the key outlives it."""
+
     TTL = 30
 
-    def __init__(self, client, name: str):
+    def __init__(self, client, name: str, clock: Callable[[], float] = time.monotonic):
         self.lock = client.lock(redis_client.key("lock", name), timeout=self.TTL, thread_local=False)
+        self._clock = clock
+        self._renewed_at: float | None = None  # when the last confirmed renewal was sent
 
     def acquire(self) -> bool:
-        return self.lock.acquire(blocking=False)
+        asked = self._clock()
+        held = self.lock.acquire(blocking=False)
+        self._renewed_at = asked if held else None
+        return held
 
     def still_held(self) -> bool:
+        if self._renewed_at is None:
+            return False
+        asked = self._clock()
         try:
             self.lock.reacquire()
-        except Exception:
+        except redis.exceptions.LockError:  # not ours any more: expired, or another holder
             return False
+        except redis.exceptions.RedisError as err:
+            left = self.TTL - (asked - self._renewed_at)
+            if left <= 0:
+                return False
+            log.warning("could not renew lock %s (%s); it stays held for %.0f s more", self.lock.name,
+                        err.__class__.__name__, left)
+            return True
+        self._renewed_at = asked
         return True
 
     def release(self) -> None:
+        self._renewed_at = None
         try:
             self.lock.release()
         except Exception:

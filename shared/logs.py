@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
-import time
+
+from pythonjsonlogger.json import JsonFormatter
 
 from shared.settings import GENERATED_SECRETS, Settings
 
@@ -39,17 +39,17 @@ class RedactingFilter(logging.Filter):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         record.msg, record.args = self.redact(message), None
         if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
+            # formatters print exc_text when exc_info is gone; left in place, a JSON formatter
+            # would format the traceback again, unredacted
+            record.exc_text, record.exc_info = self.redact(record.exc_text), None
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
-                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
-        if record.exc_text:
-            entry["exc"] = record.exc_text
-        return json.dumps(entry)
+def json_formatter() -> logging.Formatter:
+    """One JSON object per line for log collectors: ts, level, logger, message, exc_info and any extras."""
+    return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                         rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
+                         datefmt="%Y-%m-%dT%H:%M:%S%z")
 
 
 def _secret_values(settings: Settings) -> list[str]:
@@ -67,8 +67,12 @@ def configure_logging(settings: Settings, stream=None) -> RedactingFilter:
     handler._waddlebot = True
     redactor = RedactingFilter(_secret_values(settings))
     handler.addFilter(redactor)
-    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(
+    handler.setFormatter(json_formatter() if settings.log_format == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    # the logging docs' optimizations: no line prints the caller, thread or process, and at INFO
+    # the web process writes two records a request (the access line and often a module's own)
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     return redactor

@@ -13,19 +13,19 @@ import datetime
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import requests
 from prometheus_client import Counter
 
 from modules.waddlebot_api import ApiError, ContextClient, ReputationClient
 from shared.cache import get_cache
-from shared.db import as_text, get_db, insert_rows, is_postgres, utcnow
+from shared.db import as_text, get_db, insert_rows, is_postgres, rollback, utcnow
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-LEASE = datetime.timedelta(minutes=5)
 DELIVERIES = Counter("waddlebot_outbox_deliveries_total", "Outbox delivery attempts", ["kind", "result"])
 
 #: kind → function(row, http session, settings) that delivers one row or raises ApiError
@@ -167,6 +167,9 @@ class Dispatcher:
             self._local.session = session
         return self._local.session
 
+    def _lease(self) -> datetime.timedelta:
+        return datetime.timedelta(seconds=self.settings.outbox_lease_seconds)
+
     def claim(self, limit: int) -> list[int]:
         now, db = utcnow(), self.db
         postgres = is_postgres(db)
@@ -176,7 +179,7 @@ class Dispatcher:
             f" SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {mark}"
             f" AND (claimed_until IS NULL OR claimed_until < {mark}) ORDER BY next_attempt_at, id"
             f" LIMIT {mark} {lock}) RETURNING id",
-            placeholders=(now + LEASE, now, now, limit))
+            placeholders=(now + self._lease(), now, now, limit))
         db.commit()
         return [row[0] for row in rows]
 
@@ -195,7 +198,8 @@ class Dispatcher:
         return None
 
     def run_once(self) -> int:
-        """Claim one batch and deliver it; returns how many rows were processed."""
+        """Claim one batch and deliver it, recording each row's result as soon as it is known (a
+        crash then repeats only the deliveries in flight); returns how many rows were processed."""
         ids = self.claim(self.settings.outbox_batch_size)
         if not ids:
             return 0
@@ -206,20 +210,32 @@ class Dispatcher:
             row = joined.outbox
             row.activity = joined.activity
             rows.append(row)
-        errors = list(self.pool.map(self._deliver, rows))
+        in_flight = {self.pool.submit(self._deliver, row): row for row in rows}
+        renew_every = self.settings.outbox_lease_seconds / 3
+        renewed = time.monotonic()
+        while in_flight:
+            done, _ = wait(in_flight, timeout=renew_every, return_when=FIRST_COMPLETED)
+            self._record([(in_flight.pop(future), future.result()) for future in done])
+            if in_flight and time.monotonic() - renewed >= renew_every:
+                renewed = time.monotonic()
+                db(db.outbox.id.belongs([row.id for row in in_flight.values()])).update(
+                    claimed_until=utcnow() + self._lease())
+            db.commit()
+        return len(rows)
+
+    def _record(self, results: list[tuple[object, str | None]]) -> None:
+        """Store the outcome of finished deliveries (row, error or None) in the current transaction."""
         now, delivered = utcnow(), []
-        for row, error in zip(rows, errors, strict=True):
+        for row, error in results:
             if error is None:
                 delivered.append(row.id)
                 DELIVERIES.labels(row.kind, "delivered").inc()
             else:
                 self._record_failure(row, error, now)
         if delivered:
-            db(db.outbox.id.belongs(delivered)).update(
-                status="delivered", delivered_at=now, attempts=db.outbox.attempts + 1, claimed_until=None,
+            self.db(self.db.outbox.id.belongs(delivered)).update(
+                status="delivered", delivered_at=now, attempts=self.db.outbox.attempts + 1, claimed_until=None,
                 last_error=None)
-        db.commit()
-        return len(rows)
 
     def _record_failure(self, row, error: str, now: datetime.datetime) -> None:
         attempts = row.attempts + 1
@@ -239,7 +255,7 @@ class Dispatcher:
                 try:
                     processed = self.run_once()
                 except Exception:
-                    self.db.rollback()
+                    rollback(self.db)
                     raise
                 if not processed:
                     stop.wait(idle_seconds)

@@ -3,12 +3,17 @@ REDIS_URL is set, so every replica draws from the same buckets."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
+import redis
+
 from shared import redis_client
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,24 @@ def reset_rate_limiter() -> None:
         _limiter = None
 
 
+_fallback = MemoryRateLimiter()  # this process's buckets while Redis does not answer
+_redis_down = threading.Event()
+
+
 def allow(key: str, limit: int, window_seconds: float) -> bool:
-    """At most `limit` events per `window_seconds` for `key` (e.g. login attempts per client)."""
-    return get_rate_limiter().reserve(key, limit / window_seconds, limit, 0).granted
+    """At most `limit` events per `window_seconds` for `key` (e.g. login attempts per client).
+    While Redis does not answer, each process counts on its own (logged once per outage): a
+    limit per process beats refusing everyone or failing the request."""
+    rate = limit / window_seconds
+    try:
+        granted = get_rate_limiter().reserve(key, rate, limit, 0).granted
+    except redis.exceptions.RedisError as err:
+        if not _redis_down.is_set():
+            _redis_down.set()
+            log.warning("rate limits: Redis does not answer (%s); counting in this process until it does",
+                        err.__class__.__name__)
+        return _fallback.reserve(key, rate, limit, 0).granted
+    if _redis_down.is_set():
+        _redis_down.clear()
+        log.info("rate limits: Redis answers again")
+    return granted

@@ -10,7 +10,9 @@ Each app folder holds a `manifest.json`:
      "schema": "apps.twitch_auth.schema:define",         # optional: define(db), INDEXES beside it
      "provides": {"twitch_login": "/twitch_auth/login"}, # optional: pages the core links to by role
      "health": "apps.twitch_auth.health:check",          # optional: () -> Health
-     "commands": "apps.twitch_auth.cli:commands"}        # optional: click commands for `waddlebot`
+     "commands": "apps.twitch_auth.cli:commands",        # optional: click commands for `waddlebot`
+     "aliases": {"/twitch/auth/login": "/twitch_auth/login"},  # optional: old paths (shared.aliases)
+     "standalone_aliases": {"/healthz": "/helix_proxy/healthz"}}  # optional: only when served alone
 
 A module's schema file is loaded on its own, before its package (whose controllers need the
 database): it may import pydal and `shared`, not the rest of its app.
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from shared.aliases import Alias, AliasError, parse_alias
 from shared.settings import APPS_FOLDER, Settings, get_settings, setting_names
 
 
@@ -71,6 +74,8 @@ class Manifest:
     commands: str | None = None
     schema: str | None = None
     provides: tuple[tuple[str, str], ...] = ()
+    aliases: tuple[Alias, ...] = ()
+    standalone_aliases: tuple[Alias, ...] = ()
 
     def missing_settings(self, settings: Settings) -> list[str]:
         return [name for name in self.requires if not getattr(settings, name.lower(), None)]
@@ -104,8 +109,19 @@ def _parse(folder_name: str, data: dict) -> Manifest:
     return Manifest(name=data["name"], title=data["title"], version=data["version"],
                     requires=tuple(data.get("requires", [])), services=services,
                     admin_pages=tuple(data.get("admin_pages", [])), health=data.get("health"),
-                    commands=data.get("commands"), schema=schema,
-                    provides=tuple(provides.items()))
+                    commands=data.get("commands"), schema=schema, provides=tuple(provides.items()),
+                    aliases=_aliases(folder_name, data, "aliases"),
+                    standalone_aliases=_aliases(folder_name, data, "standalone_aliases"))
+
+
+def _aliases(folder_name: str, data: dict, key: str) -> tuple[Alias, ...]:
+    table = data.get(key, {})
+    if not isinstance(table, dict):
+        raise ManifestError(f"{folder_name}/manifest.json: '{key}' must map old paths to this app's paths")
+    try:
+        return tuple(parse_alias(source, target, folder_name) for source, target in table.items())
+    except AliasError as err:
+        raise ManifestError(f"{folder_name}/manifest.json: {err}") from None
 
 
 def read_manifest(folder_name: str) -> Manifest:
@@ -169,8 +185,21 @@ def import_errors() -> dict[str, str]:
     return {name: error.strip().splitlines()[-1] for name, error in Reloader.ERRORS.items() if error}
 
 
+NOT_MIGRATED = "not migrated yet: run waddlebot migrate"
+
+
+def _not_migrated() -> bool:
+    """True when the database lacks tables (a health check failing on a fresh database)."""
+    from shared.db import get_db, missing_tables
+
+    try:
+        return bool(missing_tables(get_db()))
+    except Exception:  # the database itself is down: the health check's own error says more
+        return False
+
+
 def module_status(manifest: Manifest, settings: Settings | None = None) -> dict:
-    """{name, title, version, status: ready|not_configured|failed|degraded, detail, admin_pages}."""
+    """{name, title, version, status: ready|not_configured|not_migrated|failed|degraded, detail, admin_pages}."""
     settings = settings or get_settings()
     result = {"name": manifest.name, "title": manifest.title, "version": manifest.version,
               "admin_pages": list(manifest.admin_pages), "status": "ready", "detail": ""}
@@ -184,7 +213,10 @@ def module_status(manifest: Manifest, settings: Settings | None = None) -> dict:
         try:
             health = load_entry(manifest.health)()
         except Exception as err:  # a broken health check is a failed module, not a crash
-            result.update(status="failed", detail=f"health check raised {err.__class__.__name__}: {err}")
+            if _not_migrated():
+                result.update(status="not_migrated", detail=NOT_MIGRATED)
+            else:
+                result.update(status="failed", detail=f"health check raised {err.__class__.__name__}: {err}")
         else:
             status = {"ok": "ready"}.get(health.status, health.status)
             result.update(status=status, detail=health.detail, data=health.data)

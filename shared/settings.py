@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     outbox_backoff_max_seconds: float = Field(600.0, gt=0, description="longest delay between two retries")
     outbox_batch_size: int = Field(200, ge=1, description="rows a dispatcher claims at once")
     outbox_concurrency: int = Field(16, ge=1, description="parallel deliveries per dispatcher")
+    outbox_lease_seconds: float = Field(
+        30.0, ge=1, description="how long a claimed row stays reserved for its dispatcher (renewed while it "
+        "delivers): after a worker crash, its undelivered rows are retried this much later")
     activity_points: JsonObject = Field(
         "", description='JSON overriding default points per event type, e.g. {"channel.follow": 5}')
     # --- Twitch: OAuth, tokens, bots ------------------------------------------------------
@@ -142,6 +145,7 @@ class Settings(BaseSettings):
     token_validate_interval_seconds: int = Field(3600, ge=60, description="how often every stored token is validated")
     # --- Helix proxy ----------------------------------------------------------------------
     twitch_helix_url: HttpUrl = Field("https://api.twitch.tv/helix", description="Helix base URL")
+    app_port: int = Field(0, ge=0, le=65535, description="port of `waddlebot helix-proxy` (the seed's); 0 = PORT")
     rate_limit_requests_per_second: float = Field(10.0, gt=0, description="Helix requests per second per bucket")
     rate_limit_max_wait_s: float = Field(10.0, ge=0, description="longest wait for quota before 503")
     helix_cache_ttls: JsonObject = Field(
@@ -153,6 +157,8 @@ class Settings(BaseSettings):
     helix_breaker_cooldown_s: float = Field(30.0, gt=0, description="seconds the breaker stays open")
     # --- EventSub webhooks, WebSocket and hub ---------------------------------------------
     twitch_webhook_secret: str = Field("", description="default EventSub webhook secret (10–100 characters)")
+    twitch_webhook_callback_url: HttpUrl = Field(
+        "", description="URL Twitch sends EventSub webhooks to; default PUBLIC_URL/twitch_webhooks/webhook")
     eventsub_max_age_seconds: int = Field(600, ge=1, description="oldest accepted Twitch-Eventsub-Message-Timestamp")
     webhook_max_body_bytes: int = Field(1048576, ge=1024, description="largest accepted webhook body")
     twitch_eventsub_ws_url: WsUrl = Field("wss://eventsub.wss.twitch.tv/ws", description="EventSub WebSocket URL")

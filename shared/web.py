@@ -19,11 +19,17 @@ import pydal.validators
 from py4web.core import wsgi
 
 from shared import error_pages
+from shared.accesslog import access_log
+from shared.aliases import AliasTable, check_conflicts
+from shared.logs import configure_logging
 from shared.metrics import LANE_ROUTE, MULTIPROCESS_DIR, metrics_middleware
+from shared.registry import discover, import_errors
 from shared.settings import APPS_FOLDER, Settings, get_settings
 
 log = logging.getLogger(__name__)
 _loaded: dict[str, object] = {}
+ORIGINAL_PATH = "waddlebot.original_path"  # environ key: the path the client asked for, when an alias rewrote it
+SERVED_APPS = "WADDLEBOT_SERVED_APPS"  # environment: the apps a server's worker processes load (serve's `apps`)
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,31 @@ def _with_lanes(app):
     return wrapped
 
 
+def _with_aliases(app, table: AliasTable):
+    """Rewrite an old path (a manifest's aliases) to its route before the lanes and py4web see it."""
+    if not table:
+        return app
+
+    def wrapped(environ, start_response):
+        target = table.rewrite(environ.get("PATH_INFO", ""))
+        if target is not None:
+            environ[ORIGINAL_PATH] = environ["PATH_INFO"]
+            environ["PATH_INFO"] = target
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def alias_table(app_names: list[str]) -> AliasTable:
+    """The aliases of the apps served; their standalone aliases too when one module is served alone."""
+    manifests = [manifest for manifest in discover() if manifest.name in app_names]
+    alone = len(manifests) == 1
+    declared = {manifest.name: manifest.aliases + (manifest.standalone_aliases if alone else ())
+                for manifest in manifests}
+    check_conflicts(declared, module_app_names())
+    return AliasTable(alias for aliases in declared.values() for alias in aliases)
+
+
 def module_app_names() -> list[str]:
     """The app folders that are WaddleBot modules (they carry a manifest)."""
     return sorted(path.name for path in APPS_FOLDER.iterdir() if (path / "manifest.json").exists())
@@ -83,16 +114,18 @@ def load_apps(app_names: list[str] | None = None, quiet: bool = False):
 
     A failing app is recorded by py4web (registry.import_errors) and the others still load.
     `quiet` hides py4web's "[X] loaded …" lines (commands whose output is the point)."""
-    names = ",".join(app_names or module_app_names() + _extra_apps())
+    served = os.environ.get(SERVED_APPS)
+    names = ",".join(app_names or (served.split(",") if served else module_app_names() + _extra_apps()))
     error_pages.install()
     if names not in _loaded:
         _loaded.clear()
         os.environ["PY4WEB_APP_NAMES"] = names
-        level = logging.getLogger().level  # py4web sets the root logger's level: keep ours
+        root = logging.getLogger()
+        level = root.level  # py4web sets the root logger's level; LOG_LEVEL (configure_logging) wins
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             app = wsgi(apps_folder=str(APPS_FOLDER), yes=True, logging_level=logging.WARNING, app_names=names)
-        logging.getLogger().setLevel(level)
-        _loaded[names] = metrics_middleware(_with_lanes(app))
+        root.setLevel(level)
+        _loaded[names] = access_log(metrics_middleware(_with_aliases(_with_lanes(app), alias_table(names.split(",")))))
     return _loaded[names]
 
 
@@ -115,12 +148,11 @@ def install_dashboard(settings: Settings) -> None:
 
 
 def application():
-    """The WSGI application of a Granian worker process (serve's factory target): the apps load
-    quietly (the worker process loads them too) and one log line says which."""
-    from shared.logs import configure_logging
-    from shared.registry import import_errors
+    """The WSGI application of a Granian worker process (serve's factory target).
 
-    configure_logging(get_settings())  # a spawned process: the parent's logging is not inherited
+    A worker process starts fresh (spawned), so it sets up its own logging from the settings. The
+    apps load quietly (the worker process loads them too) and one log line says which."""
+    configure_logging(get_settings())
     app = load_apps(quiet=True)
     failed = import_errors()
     log.info("apps loaded: %s%s", ", ".join(name for name in os.environ["PY4WEB_APP_NAMES"].split(",")
@@ -146,8 +178,8 @@ GRANIAN_LOGGING = {
 }
 
 
-def serve(host: str, port: int, settings: Settings | None = None) -> None:
-    """Serve every app with Granian until SIGTERM/SIGINT.
+def serve(host: str, port: int, settings: Settings | None = None, apps: list[str] | None = None) -> None:
+    """Serve every app (or only `apps`) with Granian until SIGTERM/SIGINT.
 
     Granian parses HTTP and keeps connections in Rust, off the GIL, so Python time goes to the
     apps alone. Each worker process (WEB_WORKERS, default 1) starts its WSGI threads as requests
@@ -161,10 +193,12 @@ def serve(host: str, port: int, settings: Settings | None = None) -> None:
     from granian.server import Server
 
     settings = settings or get_settings()
-    if not settings.is_production:
+    if apps:
+        os.environ[SERVED_APPS] = ",".join(apps)  # read by the worker processes' load_apps
+    elif not settings.is_production:
         install_dashboard(settings)
-    log.info("web server on http://%s:%s (%d process%s)", host, port, settings.web_workers,
-             "es" if settings.web_workers > 1 else "")
+    log.info("web server on http://%s:%s (%d process%s)%s", host, port, settings.web_workers,
+             "es" if settings.web_workers > 1 else "", f" serving {', '.join(apps)}" if apps else "")
     with _shared_metrics(settings.web_workers > 1):
         Server("shared.web:application", address=host, port=port, interface=Interfaces.WSGI, factory=True,
                workers=settings.web_workers, blocking_threads=settings.web_threads, workers_kill_timeout=5,

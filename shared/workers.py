@@ -12,7 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from shared.db import get_db, transaction, utcnow
+from shared.db import get_db, rollback, transaction, utcnow
 from shared.locks import service_lock
 from shared.registry import Manifest, NeedsReauth, NotConfigured, NotReady, Service, load_entry
 from shared.settings import Settings, get_settings
@@ -33,6 +33,8 @@ class ServiceState:
 
 
 class Supervisor:
+    lock_check_seconds = 10.0  # how often a singleton's lock is renewed (a third of the Redis TTL)
+
     def __init__(self, services: list[tuple[Manifest, Service]], settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.stop_event = threading.Event()
@@ -57,19 +59,23 @@ class Supervisor:
             if self._wait(5):
                 return
         log.info("%s holds the singleton lock", state.qualified_name)
-        watchdog = threading.Thread(target=self._watch_lock, args=(lock, state), daemon=True)
+        released = threading.Event()  # this run's own: a restarted run's watchdog never sees it
+        watchdog = threading.Thread(target=self._watch_lock, args=(lock, state, released), daemon=True)
         try:
             state.state = "running"
             watchdog.start()
             func(self.stop_event)
         finally:
+            released.set()
             lock.release()
 
-    def _watch_lock(self, lock, state: ServiceState) -> None:
-        while state.state == "running" and not self._wait(10):
-            if not lock.still_held():
+    def _watch_lock(self, lock, state: ServiceState, released: threading.Event) -> None:
+        """Renew the lock of one run until that run releases it; stop the worker if it is lost."""
+        while not released.wait(self.lock_check_seconds) and not self.stop_event.is_set():
+            if not lock.still_held() and not released.is_set():
                 log.error("%s lost its singleton lock; stopping the worker", state.qualified_name)
                 self.stop_event.set()
+                return
 
     def _supervise(self, state: ServiceState) -> None:
         backoff = 1.0
@@ -94,6 +100,7 @@ class Supervisor:
             except Exception as err:
                 state.last_error = f"{err.__class__.__name__}: {err}"
                 log.exception("%s crashed", state.qualified_name)
+                rollback(get_db())  # the restart must not inherit a broken connection of this thread
             if time.monotonic() - started > 60:
                 backoff = 1.0
             state.state, state.restarts = "backoff", state.restarts + 1

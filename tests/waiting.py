@@ -6,8 +6,9 @@ import time
 from collections.abc import Callable
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    """Poll `condition` every 10 ms; AssertionError when it is still false after `timeout` seconds."""
+def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
+    """Poll `condition` every 10 ms; AssertionError when it is still false after `timeout` seconds (a
+    ceiling for a loaded machine, not a speed requirement)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -15,6 +15,8 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import redis as redis_lib
+
 from apps.livepulse.samples import last_ts, payloads_after, sse_frame
 from shared import redis_client
 from shared.db import get_db
@@ -22,6 +24,8 @@ from shared.db import get_db
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5  # database polling period without Redis
 RESYNC_SECONDS = 5.0  # with Redis, also check the database this often (a message may be lost)
+REDIS_RETRY_SECONDS = 5.0  # while Redis fails, poll the database and try Redis again this often
+REDIS_ERRORS = (redis_lib.RedisError, OSError)
 BUFFER_SIZE = 256  # frames kept per event
 
 
@@ -32,6 +36,23 @@ def channel(event_id: int | str = "*") -> str:
 def release(db) -> None:
     """End the short transaction of a read and give the connection back to the pool."""
     db.recycle_connection_in_pool_or_close("commit")
+
+
+class _Outage:
+    """One log line when a dependency starts failing and one when it works again, not one per try."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.down = what, False
+
+    def failed(self, err: Exception, consequence: str) -> None:
+        if not self.down:
+            self.down = True
+            log.warning("livepulse hub: %s failed (%s: %s); %s", self.what, err.__class__.__name__, err, consequence)
+
+    def recovered(self) -> None:
+        if self.down:
+            self.down = False
+            log.info("livepulse hub: %s works again", self.what)
 
 
 @dataclass
@@ -102,27 +123,36 @@ class LiveHub:
 
     # -- the hub thread ------------------------------------------------------------------------
     def _run(self) -> None:
-        pubsub, subscribed_with, last_resync = None, None, 0.0
+        database, redis_outage = _Outage("reading new samples"), _Outage("Redis")
+        pubsub, subscribed_with, last_resync, redis_retry_at = None, None, 0.0, 0.0
         while True:
             with self._cond:
                 while not self._feeds:
                     self._cond.wait()
             redis = redis_client.get_redis()
-            try:
-                if redis is None:
-                    due = self._collect_pokes(POLL_SECONDS, everything=True)
-                else:
+            if redis is None or time.monotonic() < redis_retry_at:
+                due = self._collect_pokes(POLL_SECONDS, everything=True)
+            else:
+                try:
                     if pubsub is None or subscribed_with is not redis:
                         pubsub, subscribed_with = redis.pubsub(ignore_subscribe_messages=True), redis
                         pubsub.psubscribe(channel())
                     due = self._collect_redis(pubsub)
+                except REDIS_ERRORS as err:  # until Redis answers, poll the database as without Redis
+                    redis_outage.failed(err, "polling the database until it answers")
+                    pubsub, redis_retry_at = None, time.monotonic() + REDIS_RETRY_SECONDS
+                    due = self._collect_pokes(0, everything=True)
+                else:
+                    redis_outage.recovered()
                     if time.monotonic() - last_resync > RESYNC_SECONDS:
                         due, last_resync = due | self._collect_pokes(0, everything=True), time.monotonic()
+            try:
                 self._refresh(due)
-            except Exception:  # the hub must outlive a database or Redis outage
-                log.exception("livepulse hub: could not read new samples; retrying")
-                pubsub = None
+            except Exception as err:  # the hub must outlive a database outage
+                database.failed(err, "retrying")
                 time.sleep(POLL_SECONDS)
+            else:
+                database.recovered()
 
     def _collect_pokes(self, timeout: float, everything: bool) -> set[int]:
         with self._cond:

@@ -14,7 +14,7 @@ from py4web import action, request, response
 
 from apps.twitch_webhooks.eventsub import store as eventsub
 from modules.twitch import eventsub as wire
-from shared.db import GroupCommit
+from shared.db import DATABASE_ERRORS, GroupCommit, database_unavailable, rollback
 from shared.fixtures import db, json_error
 from shared.settings import get_settings
 
@@ -86,12 +86,20 @@ def _store(message_type: str, write) -> object:
     try:
         result = write()
         db.commit()
-    except Exception:
-        db.rollback()
-        log.exception("could not store an EventSub %s message", message_type)
-        MESSAGES.labels(message_type, "error").inc()
-        raise json_error(503, "the message could not be stored; Twitch will send it again") from None
+    except Exception as err:
+        raise _unavailable(message_type, err) from None
     return result
+
+
+def _unavailable(message_type: str, err: Exception):
+    """Roll back (dropping a broken connection) and answer 503 with Retry-After: Twitch retries."""
+    rollback(db)
+    if isinstance(err, DATABASE_ERRORS):
+        log.warning("could not store an EventSub %s message: %s: %s", message_type, err.__class__.__name__, err)
+    else:
+        log.exception("could not store an EventSub %s message", message_type)
+    MESSAGES.labels(_kind(message_type), "error").inc()
+    return database_unavailable("the message could not be stored; Twitch will send it again")
 
 
 def _notification(message_id: str, payload: dict) -> dict:
@@ -135,6 +143,13 @@ def _revocation(payload: dict) -> dict:
 @action.uses(db)
 def webhook():
     """Receive one EventSub webhook message."""
+    try:
+        return _receive()
+    except DATABASE_ERRORS as err:  # reading a subscription's secret, say: not stored, so Twitch retries
+        raise _unavailable(request.headers.get(wire.MESSAGE_TYPE), err) from None
+
+
+def _receive():
     body = _raw_body(get_settings().webhook_max_body_bytes)
     payload = _parse(body)
     message_id = _authenticate(body, payload)

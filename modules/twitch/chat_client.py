@@ -1,5 +1,6 @@
 """Twitch chat over IRC-WebSocket (websocket-client): login, joins, keepalive, reconnects with
-backoff and jitter, and sending within Twitch's rate limits.
+backoff and jitter (and at most one login per `min_connect_interval`), a RECONNECT handed over
+to a new connection without missing chat, and sending within Twitch's rate limits.
 
 Framework-free: the bot's token comes from `token_provider` (called at every connection) and
 `on_auth_failed` (called once after Twitch rejects it; returns a refreshed token or None),
@@ -9,29 +10,27 @@ every received message goes to `on_message`, and state changes to `on_state`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
-import websocket
-
+from modules.twitch.chat_limits import Limits, SlidingWindow
+from modules.twitch.chat_link import CONNECTION_ERRORS, ChatLink
 from modules.twitch.commands import ChatCommand, parse_command
-from modules.twitch.irc import ChatMessage, IrcMessage, escape_tag_value, is_moderator, parse
+from modules.twitch.irc import ChatMessage, IrcMessage, escape_tag_value, parse
 from modules.twitch.reconnect import StateReporter, exponential_backoff
 
 log = logging.getLogger(__name__)
 
 TWITCH_IRC_URL = "wss://irc-ws.chat.twitch.tv:443"
-CAPABILITIES = "twitch.tv/tags twitch.tv/commands twitch.tv/membership"
 AUTH_FAILURES = ("Login authentication failed", "Improperly formatted auth", "Login unsuccessful")
 MAX_MESSAGE_LENGTH = 500
-CONNECTION_ERRORS = (OSError, websocket.WebSocketException)
+SEEN_IDS = 1000  # chat message ids remembered to hand each over once during a handover
 _LOGIN = re.compile(r"[a-z0-9_]{1,25}")
 
 
@@ -49,41 +48,6 @@ def channel_name(value: str) -> str:
     if not _LOGIN.fullmatch(name):
         raise ValueError(f"not a Twitch channel name: {value!r}")
     return name
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Twitch's chat limits: messages per window (more where the bot moderates), the gap between
-    two messages in a channel where it does not, and JOINs per window."""
-
-    messages: int = 20
-    moderator_messages: int = 100
-    message_window: float = 30.0
-    channel_gap: float = 1.0
-    joins: int = 20
-    join_window: float = 10.0
-    message_ttl: float = 120.0
-
-
-class SlidingWindow:
-    """Counts events over the last `window` seconds of `clock`."""
-
-    def __init__(self, window: float, clock: Callable[[], float]):
-        self.window = window
-        self.clock = clock
-        self.events: deque[float] = deque()
-
-    def wait(self, limit: int) -> float:
-        """Seconds until one more event fits under `limit` (0 when it fits now)."""
-        now = self.clock()
-        while self.events and self.events[0] <= now - self.window:
-            self.events.popleft()
-        if len(self.events) < limit:
-            return 0.0
-        return self.events[len(self.events) - limit] + self.window - now
-
-    def record(self) -> None:
-        self.events.append(self.clock())
 
 
 @dataclass(frozen=True)
@@ -111,7 +75,8 @@ class ChatClient(StateReporter):
                  on_state: Callable[[str, str], None] | None = None,
                  backoff: Callable[[int], float] = exponential_backoff, clock: Callable[[], float] = time.monotonic,
                  limits: Limits = Limits(), tick: float = 0.2, connect_timeout: float = 10.0,
-                 login_timeout: float = 15.0, idle_timeout: float = 300.0, max_queue: int = 200):
+                 login_timeout: float = 15.0, idle_timeout: float = 300.0, max_queue: int = 200,
+                 min_connect_interval: float = 2.0):
         self.login = channel_name(login)
         self.url = url
         self._token_provider = token_provider
@@ -122,7 +87,7 @@ class ChatClient(StateReporter):
         self._clock = clock
         self.limits = limits
         self.tick, self.connect_timeout, self.login_timeout = tick, connect_timeout, login_timeout
-        self.idle_timeout = idle_timeout
+        self.idle_timeout, self.min_connect_interval = idle_timeout, min_connect_interval
         self._lock = threading.Lock()
         self._wanted: set[str] = set()
         self._to_join: deque[str] = deque()
@@ -133,7 +98,11 @@ class ChatClient(StateReporter):
         self._last_sent: dict[str, float] = {}
         self._sent = SlidingWindow(limits.message_window, clock)
         self._joins = SlidingWindow(limits.join_window, clock)
-        self._logged_in = False
+        self._link: ChatLink | None = None  # the connection in use (it sends)
+        self._failures = 0  # connections that failed in a row before they were in use
+        self._connect_after = float("-inf")  # the backoff: no connection before this time
+        self._last_connect = float("-inf")
+        self._seen: OrderedDict[str, None] = OrderedDict()  # recent chat message ids
         self.state = "stopped"
         self.detail = ""
 
@@ -182,28 +151,46 @@ class ChatClient(StateReporter):
     def run(self, stop: threading.Event) -> None:
         """Stay connected until `stop` is set. Raises ChatAuthError when Twitch rejects the token
         even after one refresh through `on_auth_failed`."""
-        failures, fresh_token = 0, None
+        fresh_token = None
         try:
             while not stop.is_set():
+                if self._wait_to_connect(stop):
+                    break
                 try:
-                    self._session(stop, fresh_token or self._token_provider())
+                    self._session(stop, lambda token=fresh_token: token or self._token_provider())
                 except LoginFailed as err:
                     fresh_token = self._refreshed_token(err, fresh_token)
                     continue
                 except CONNECTION_ERRORS as err:
-                    if self._logged_in:
-                        failures, fresh_token = 0, None
-                    delay = self._backoff(failures)
-                    failures += 1
-                    self._set_state("reconnecting", f"{_describe(err)}; reconnecting in {delay:.1f} s")
-                    stop.wait(delay)
+                    self._failed(f"{_describe(err)}; reconnecting")
                     continue
-                if self._logged_in:
-                    failures, fresh_token = 0, None
+                if self._failures == 0:
+                    fresh_token = None
         except ChatAuthError as err:
             self._set_state("needs_reauth", str(err))
             raise
         self._set_state("stopped", "")
+
+    def _failed(self, why: str) -> None:
+        """A connection failed before it was in use: the next one waits a longer backoff."""
+        delay = self._backoff(self._failures)
+        self._failures += 1
+        self._connect_after = max(self._connect_after, self._clock() + delay)
+        self._set_state("reconnecting", f"{why} in {delay:.1f} s")
+
+    def _wait_to_connect(self, stop: threading.Event) -> bool:
+        """Wait for the backoff and the minimum interval between logins; True when stopping."""
+        while not stop.is_set():
+            remaining = max(self._connect_after, self._last_connect + self.min_connect_interval) - self._clock()
+            if remaining <= 0:
+                return False
+            stop.wait(min(remaining, self.tick))
+        return True
+
+    def _connect(self, token: Callable[[], str]) -> ChatLink:
+        self._last_connect = self._clock()
+        return ChatLink(self.url, self.login, token(), connect_timeout=self.connect_timeout, tick=self.tick,
+                        login_timeout=self.login_timeout, idle_timeout=self.idle_timeout)
 
     def _refreshed_token(self, err: LoginFailed, fresh_token: str | None) -> str:
         """A new token after a failed login, or ChatAuthError when one refresh was already tried."""
@@ -216,112 +203,147 @@ class ChatClient(StateReporter):
             raise ChatAuthError(message)
         return token
 
-    def _send(self, sock, line: str) -> None:
-        if not line.startswith("PASS "):
-            log.debug("> %s", line)
-        sock.send(line)
-
-    def _session(self, stop: threading.Event, token: str) -> None:
-        """One connection: log in, then read and send until stop, RECONNECT or an error."""
-        self._logged_in = False
+    def _session(self, stop: threading.Event, token: Callable[[], str]) -> None:
+        """One connection and, after each RECONNECT, its successor: the old connection is read
+        (and answers chat) until the new one has logged in and joined every channel, so nothing
+        said meanwhile is missed. Returns when stopping; raises when the last connection fails."""
         self._set_state("connecting", self.url)
-        sock = websocket.create_connection(self.url, timeout=self.connect_timeout)
+        current, pending = self._adopt(self._connect(token), fresh=True), None
         try:
-            sock.settimeout(self.tick)
-            self._send(sock, f"CAP REQ :{CAPABILITIES}")
-            self._send(sock, f"PASS oauth:{token.removeprefix('oauth:')}")
-            self._send(sock, f"NICK {self.login}")
-            with self._lock:
-                self._joined.clear()
-                self._moderator.clear()
-                self._to_join = deque(sorted(self._wanted))
-                self._to_part.clear()
-            self._read_loop(sock, stop)
+            while not stop.is_set():
+                if pending is None and current.reconnect_asked and self._clock() >= max(
+                        self._connect_after, self._last_connect + self.min_connect_interval):
+                    try:
+                        pending = self._connect(token)
+                    except CONNECTION_ERRORS as err:
+                        self._failed(f"the new connection failed ({_describe(err)}); staying on the old one, retrying")
+                try:
+                    self._serve(current, primary=True)
+                except CONNECTION_ERRORS:
+                    current.close()
+                    if pending is None:
+                        raise
+                    current, pending = self._adopt(pending), None
+                    continue
+                if pending is not None:
+                    pending = self._advance(pending)
+                    if pending is not None and pending.logged_in and self.channels <= pending.joined:
+                        current.close()
+                        current, pending = self._adopt(pending), None
+                        log.info("%s moved to its new connection", self.login)
         finally:
-            with contextlib.suppress(*CONNECTION_ERRORS):
-                sock.close(timeout=1)
+            for link in (current, pending):
+                if link is not None:
+                    link.close()
 
-    def _read_loop(self, sock, stop: threading.Event) -> None:
-        started = last_seen = time.monotonic()
-        pinged = False
-        while not stop.is_set():
-            if self._logged_in:
-                self._flush(sock)
-            try:
-                data = sock.recv()
-            except websocket.WebSocketTimeoutException:
-                now = time.monotonic()
-                if not self._logged_in and now - started > self.login_timeout:
-                    raise ConnectionError(f"no answer to the login within {self.login_timeout:.0f} s") from None
-                if now - last_seen > self.idle_timeout + 30:
-                    raise ConnectionError(f"no data from Twitch for {now - last_seen:.0f} s") from None
-                if now - last_seen > self.idle_timeout and not pinged:
-                    self._send(sock, "PING :tmi.twitch.tv")
-                    pinged = True
-                continue
-            if not data:
-                raise ConnectionError("Twitch closed the connection")
-            last_seen, pinged = time.monotonic(), False
-            text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-            for line in text.split("\r\n"):
-                if line and self._handle(sock, line):
-                    return
+    def _advance(self, pending: ChatLink) -> ChatLink | None:
+        """Read the new connection and send its joins; None when it failed (closed, then)."""
+        try:
+            self._serve(pending, primary=False)
+            if pending.reconnect_asked:
+                raise ConnectionError("Twitch asked the new connection to reconnect too")
+        except CONNECTION_ERRORS as err:
+            pending.close()
+            self._failed(f"the new connection failed ({_describe(err)}); staying on the old one, retrying")
+            return None
+        return pending
 
-    def _handle(self, sock, line: str) -> bool:
-        """Act on one line; True when Twitch asks us to reconnect."""
+    def _adopt(self, link: ChatLink, fresh: bool = False) -> ChatLink:
+        """Make `link` the connection that sends; on a fresh start it joins every channel."""
+        with self._lock:
+            self._link = link
+            self._joined, self._moderator = link.joined, link.moderator
+            self._to_join = deque(sorted(self._wanted - link.joined))
+            self._to_part = deque() if fresh else deque(sorted(link.joined - self._wanted))
+        if link.logged_in:
+            self._set_state("connected", f"logged in as {self.login}")
+        return link
+
+    def _serve(self, link: ChatLink, primary: bool) -> None:
+        """One tick of a connection: send what may go (joins only on a new one), handle what came."""
+        if link.logged_in:
+            if primary:
+                self._flush(link)
+            else:
+                self._flush_joins(link)
+        for line in link.poll():
+            self._handle(link, line)
+
+    def _handle(self, link: ChatLink, line: str) -> None:
         try:
             message = parse(line)
         except ValueError as err:
             log.warning("ignored a malformed line from Twitch: %s", err)
-            return False
+            return
         command = message.command
         if command == "PING":
-            self._send(sock, f"PONG :{message.text}")
+            link.send(f"PONG :{message.text}")
         elif command == "RECONNECT":
             log.info("Twitch asked %s to reconnect", self.login)
-            return True
+            link.reconnect_asked = True
         elif command == "001":
-            self._logged_in = True
-            self._set_state("connected", f"logged in as {self.login}")
-        elif command == "NOTICE" and not self._logged_in and message.text.startswith(AUTH_FAILURES):
+            link.logged_in = True
+            with self._lock:
+                link.to_join = deque(sorted(self._wanted))
+                self._note_in_use(link)
+            if link is self._link:
+                self._set_state("connected", f"logged in as {self.login}")
+        elif command == "NOTICE" and not link.logged_in and message.text.startswith(AUTH_FAILURES):
             raise LoginFailed(message.text)
         elif command in ("JOIN", "PART", "USERSTATE"):
-            self._track_membership(message)
+            with self._lock:
+                link.track_membership(message)
+                self._note_in_use(link)
         elif command == "NOTICE":
             log.info("Twitch notice for %s: %s", message.channel or self.login, message.text)
         elif command == "CAP" and len(message.params) > 1 and message.params[1] == "NAK":
             log.error("Twitch refused the capabilities %s", message.text)
+        self._deliver(message)
+
+    def _note_in_use(self, link: ChatLink) -> None:
+        """Logged in and in every channel: a later failure starts the backoff over (lock held)."""
+        if link.logged_in and self._wanted <= link.joined and not link.reconnect_asked:
+            self._failures = 0
+
+    def _deliver(self, message: IrcMessage) -> None:
+        """Hand a message to on_message, once: during a handover both connections receive chat."""
+        message_id = message.tags.get("id") if message.command in ("PRIVMSG", "USERNOTICE") else None
+        if message_id:
+            if message_id in self._seen:
+                return
+            self._seen[message_id] = None
+            if len(self._seen) > SEEN_IDS:
+                self._seen.popitem(last=False)
         if self._on_message is not None:
             try:
                 self._on_message(message)
             except Exception:  # a handler bug must not drop the connection
-                log.exception("chat message handler failed on %s", command)
-        return False
-
-    def _track_membership(self, message: IrcMessage) -> None:
-        channel = message.channel
-        if not channel:
-            return
-        with self._lock:
-            if message.command == "USERSTATE":
-                self._moderator[channel] = is_moderator(message.tags)
-            elif message.nick == self.login and message.command == "JOIN":
-                self._joined.add(channel)
-            elif message.nick == self.login:
-                self._joined.discard(channel)
-                self._moderator.pop(channel, None)
+                log.exception("chat message handler failed on %s", message.command)
 
     # -- sending within the limits --------------------------------------------------------------
-    def _flush(self, sock) -> None:
+    def _flush(self, link: ChatLink) -> None:
         with self._lock:
             lines = [f"PART #{channel}" for channel in self._to_part]
             self._to_part.clear()
-            while self._to_join and self._joins.wait(self.limits.joins) == 0:
-                lines.append(f"JOIN #{self._to_join.popleft()}")
-                self._joins.record()
+            lines.extend(self._joins_due(self._to_join))
             lines.extend(self._sendable_messages())
         for line in lines:
-            self._send(sock, line)
+            link.send(line)
+
+    def _flush_joins(self, link: ChatLink) -> None:
+        """The JOINs of a connection that is not in use yet (it sends nothing else)."""
+        with self._lock:
+            lines = self._joins_due(link.to_join)
+        for line in lines:
+            link.send(line)
+
+    def _joins_due(self, queue: deque[str]) -> list[str]:
+        """JOIN lines for the queued channels that fit the join limit now (the lock held)."""
+        lines = []
+        while queue and self._joins.wait(self.limits.joins) == 0:
+            lines.append(f"JOIN #{queue.popleft()}")
+            self._joins.record()
+        return lines
 
     def _sendable_messages(self) -> list[str]:
         """Take the queued messages that may go now (called with the lock held)."""
@@ -355,17 +377,19 @@ def _describe(err: Exception) -> str:
 
 
 class TwitchChatListener:
-    """Listen to one channel and iterate over its chat commands (the seed's API)::
+    """Listen to one channel and iterate over the chat commands asked for (the seed's API)::
 
         listener = TwitchChatListener(channel="somestreamer")  # TWITCH_USERNAME, TWITCH_OAUTH_TOKEN
-        async for command in listener.watch_commands():
+        async for command in listener.watch_commands():        # !reco, as the seed's listener
             print(command.user, command.comment)
 
-    The connection runs in a thread; ChatAuthError is raised from the iteration when Twitch
-    rejects the token. Extra keyword arguments go to ChatClient."""
+    `commands` (or the names given to watch_commands) are the commands yielded, with or without
+    the prefix; other `!commands` are skipped. The connection runs in a thread; ChatAuthError is
+    raised from the iteration when Twitch rejects the token. Extra keyword arguments go to ChatClient."""
 
     def __init__(self, channel: str, username: str | None = None, oauth_token: str | None = None, *,
-                 url: str | None = None, prefix: str = "!", **client_options):
+                 url: str | None = None, prefix: str = "!", commands: Iterable[str] = ("reco",),
+                 **client_options):
         username = username or os.environ.get("TWITCH_USERNAME", "")
         token = oauth_token or os.environ.get("TWITCH_OAUTH_TOKEN", "")
         if not (username and token):
@@ -373,6 +397,8 @@ class TwitchChatListener:
                              "or set TWITCH_USERNAME and TWITCH_OAUTH_TOKEN")
         self.channel = channel_name(channel)
         self.prefix = prefix
+        self.commands = self._names(commands)
+        self._wanted = self.commands
         url = url or os.environ.get("TWITCH_IRC_URL") or TWITCH_IRC_URL
         self.client = ChatClient(username, lambda: token, url=url, on_message=self._received, **client_options)
         self.client.join(self.channel)
@@ -380,6 +406,12 @@ class TwitchChatListener:
 
     def say(self, text: str, reply_to: str | None = None) -> None:
         self.client.say(self.channel, text, reply_to)
+
+    def _names(self, names: Iterable[str]) -> frozenset[str]:
+        """Command names as parse_command gives them: lower case, without the prefix."""
+        if isinstance(names, str):
+            raise TypeError("commands must be a list of names, e.g. ['reco'], not one string")
+        return frozenset(name.strip().removeprefix(self.prefix).lower() for name in names)
 
     def _received(self, message: IrcMessage) -> None:
         if message.command != "PRIVMSG" or self._deliver is None:
@@ -389,11 +421,13 @@ class TwitchChatListener:
         except ValueError as err:
             log.warning("ignored a chat message: %s", err)
             return
-        if command is not None:
+        if command is not None and command.name in self._wanted:
             self._deliver(command)
 
-    async def watch_commands(self) -> AsyncIterator[ChatCommand]:
-        """Every `!command` typed in the channel, until the iteration is left."""
+    async def watch_commands(self, *names: str) -> AsyncIterator[ChatCommand]:
+        """The commands `names` (default: those given to the constructor) typed in the channel,
+        until the iteration is left."""
+        self._wanted = self._names(names) if names else self.commands
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()

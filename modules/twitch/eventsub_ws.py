@@ -5,7 +5,8 @@ URL, hands each new session to `on_session` (which creates the subscriptions: Tw
 unused connection after 10 s), passes every notification once to `on_notification` and every
 revocation to `on_revocation`, watches the keepalives, follows session_reconnect without losing
 or repeating an event (the old socket stays open until the new one is welcomed), and reconnects
-after a close with exponential backoff and jitter.
+after a close with exponential backoff and jitter: a connection that failed before its welcome
+backs off further each time; one that was welcomed starts over from the first step.
 
 Each socket has a reader thread that only queues what it receives; the thread calling `run`
 handles the queue in arrival order, so the callbacks never run concurrently and a slow callback
@@ -192,7 +193,7 @@ class EventSubWebSocket(StateReporter):
                  on_revocation: Callable[[dict], None] | None = None,
                  on_state: Callable[[str, str], None] | None = None, on_tick: Callable[[], None] | None = None,
                  backoff: Callable[[int], float] = exponential_backoff, keepalive_grace: float = 5.0,
-                 welcome_timeout: float = 10.0, stable_after: float = 60.0, tick_interval: float = 2.0,
+                 welcome_timeout: float = 10.0, tick_interval: float = 2.0,
                  connect_timeout: float = 10.0, clock: Callable[[], float] = time.monotonic,
                  remember_ids: int = 5000):
         self.url = url
@@ -200,13 +201,14 @@ class EventSubWebSocket(StateReporter):
         self._on_revocation, self._on_state, self._on_tick = on_revocation, on_state, on_tick
         self._backoff, self._clock = backoff, clock
         self.keepalive_grace, self.welcome_timeout = keepalive_grace, welcome_timeout
-        self.stable_after, self.tick_interval, self.connect_timeout = stable_after, tick_interval, connect_timeout
+        self.tick_interval, self.connect_timeout = tick_interval, connect_timeout
         self._inbox: queue.Queue = queue.Queue()
         self._current: _Socket | None = None  # the welcomed socket whose session is in use
         self._pending: _Socket | None = None  # a socket waiting for its welcome (fresh or reconnect)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._remember_ids = remember_ids
         self._last_tick = 0.0
+        self._welcomed = False  # a session was welcomed since the last fresh connect
         self.state, self.detail = "stopped", ""
 
     @property
@@ -220,7 +222,7 @@ class EventSubWebSocket(StateReporter):
         try:
             while not stop.is_set():
                 self._set_state("connecting", self.url)
-                started = self._clock()
+                self._welcomed = False
                 try:
                     self._pending = self._open(self.url)
                 except CONNECTION_ERRORS as err:
@@ -231,7 +233,7 @@ class EventSubWebSocket(StateReporter):
                     break
                 if ending.code == 4001:
                     log.error("EventSub WebSocket: %s: a bug of this client, please report it", ending.describe())
-                if self._clock() - started >= self.stable_after:  # a storm of short sessions keeps backing off
+                if self._welcomed:  # Twitch accepted us: a drop is the network's, retry soon
                     failures = 0
                 delay = self._backoff(failures)
                 failures += 1
@@ -324,6 +326,7 @@ class EventSubWebSocket(StateReporter):
         sock.session = session
         self._drop(self._current, "reconnected")  # only now: until the welcome, events came on it
         self._current, self._pending = sock, None
+        self._welcomed = True
         self._last_tick = self._clock()
         self._set_state("connected", f"session {session.id}" + (" (reconnected)" if session.reconnected else ""))
         self._on_session(session)

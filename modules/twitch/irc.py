@@ -107,7 +107,9 @@ class IrcMessage:
         starts with ':')."""
         parts = []
         if self.tags:
-            parts.append("@" + ";".join(f"{key}={escape_tag_value(value)}" for key, value in self.tags.items()))
+            # an empty value is written as the bare key, as the message-format vectors and Twitch do
+            parts.append("@" + ";".join(f"{key}={escape_tag_value(value)}" if value else key
+                                        for key, value in self.tags.items()))
         if self.source:
             parts.append(":" + self.source)
         if not self.command or " " in self.command:

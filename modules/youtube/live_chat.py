@@ -15,13 +15,17 @@ class NoLiveChat(YouTubeApiError):
     """The video has no live chat the Data API can read (not live, chat off, or deleted)."""
 
 
+class ChatNotLive(NoLiveChat):
+    """The video exists but has no active live chat: it ended (a replay) or has not started."""
+
+
 def live_chat_id(api: YouTubeDataApi, video_id: str) -> str:
     """The activeLiveChatId of a video, or NoLiveChat saying why there is none."""
     video = api.videos([video_id])[video_id]
     if video.state == "unavailable":
         raise NoLiveChat(f"video {video_id} is not available or is not a live stream")
     if not video.live_chat_id:
-        raise NoLiveChat(f"video {video_id} has no active live chat (state: {video.state}); the Data API "
+        raise ChatNotLive(f"video {video_id} has no active live chat (state: {video.state}); the Data API "
                          "serves a chat only while it is live")
     return video.live_chat_id
 

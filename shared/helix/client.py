@@ -53,6 +53,7 @@ BACKOFF_BASE_S = 0.2
 BACKOFF_MAX_S = 5.0
 UNKNOWN_RESET_PAUSE_S = 1.0  # a 429 without Ratelimit-Reset pauses its bucket this long
 UNREACHABLE_RETRY_AFTER_S = 1.0
+BURST_SECONDS = 2.0  # a rate-limit bucket holds this many seconds of its rate (its burst)
 REPLICA_WAIT_MAX_S = 5.0  # longest wait for another replica's fetch of the same cache key
 Params = list[tuple[str, str]] | dict | None
 
@@ -310,7 +311,7 @@ class HelixClient:
     def _take_quota(self, bucket: str, kind: str) -> None:
         """Wait for a token of the bucket, or raise HelixUnavailable when it is too far away."""
         rate, max_wait = self.settings.rate_limit_requests_per_second, self.settings.rate_limit_max_wait_s
-        reservation = self.limiter.reserve(bucket, rate, 2 * rate, max_wait)
+        reservation = self.limiter.reserve(bucket, rate, BURST_SECONDS * rate, max_wait)
         if not reservation.granted:
             RATE_LIMIT_REFUSED.labels(kind).inc()
             raise HelixUnavailable(f"Helix rate limit: next quota in {reservation.wait:.1f} s, more than "

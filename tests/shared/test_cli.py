@@ -1,7 +1,6 @@
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -9,8 +8,11 @@ import time
 import pytest
 import requests
 
+from shared.db import missing_tables
 from shared.settings import PROJECT_ROOT
 from tests.conftest import TEST_ENV
+from tests.processes import free_port, waddlebot, wait_healthy
+from tests.waiting import wait_until
 
 
 def _waddlebot(*args, env=None, timeout=60):
@@ -38,6 +40,23 @@ def test_modules_lists_the_five_apps_with_their_status(wsgi_app):
     assert "not_configured" in lines["livepulse"] and "YT_API_KEY" in lines["livepulse"]
 
 
+def test_modules_on_a_fresh_database_says_to_migrate_then_the_module_is_ready(tmp_path):
+    fresh = {"WADDLEBOT_VAR_DIR": str(tmp_path), "DATABASE_URL": "sqlite://fresh.sqlite"}
+    before = _waddlebot("modules", env=fresh)
+    assert before.returncode == 0, before.stderr
+    chat = next(line for line in before.stdout.splitlines() if line.startswith("twitch_chat"))
+    assert "not_migrated" in chat and "not migrated yet: run waddlebot migrate" in chat
+    assert "no such table" not in before.stdout
+    assert _waddlebot("migrate", env=fresh).returncode == 0
+    after = _waddlebot("modules", env=fresh)
+    chat = next(line for line in after.stdout.splitlines() if line.startswith("twitch_chat"))
+    assert "not_migrated" not in chat and "failed" not in chat
+
+
+def test_a_migrated_database_misses_no_table(db):
+    assert missing_tables(db) == []
+
+
 def test_magic_link_prints_a_one_time_url(client, db):
     result = _waddlebot("magic-link")
     assert result.returncode == 0, result.stderr
@@ -47,32 +66,13 @@ def test_magic_link_prints_a_one_time_url(client, db):
     client.get(url.removeprefix(TEST_ENV["PUBLIC_URL"]), status=410)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, timeout: float = 60) -> requests.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            response = requests.get(url, timeout=2)
-            if response.status_code == 200:
-                return response
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{url} never became healthy")
-
-
 def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c(wsgi_app):
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "--port", str(port)], cwd=PROJECT_ROOT,
                                env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     try:
-        health = _wait_healthy(f"http://127.0.0.1:{port}/health").json()
+        health = wait_healthy(f"http://127.0.0.1:{port}/health").json()
         assert health["components"]["worker"]["services"]["_default.outbox"] == "running"
         assert "Admin login" in requests.get(f"http://127.0.0.1:{port}/login", timeout=5).text
         assert "waddlebot_http_requests_total" in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -95,12 +95,12 @@ def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c
 @pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="several web processes need Redis")
 def test_web_with_two_processes_counts_every_request_in_metrics(wsgi_app):
     """WEB_WORKERS=2: two processes answer on one port; /metrics adds up both, whichever answers."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "shared.cli", "web", "--port", str(port)], cwd=PROJECT_ROOT,
                                env={**os.environ, "WEB_WORKERS": "2"}, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/helix_proxy/healthz")
+        wait_healthy(f"http://127.0.0.1:{port}/helix_proxy/healthz")
         for _ in range(49):  # a new connection each: the kernel spreads them over both processes
             assert requests.get(f"http://127.0.0.1:{port}/helix_proxy/healthz", timeout=5).text == "ok"
         metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -113,3 +113,20 @@ def test_web_with_two_processes_counts_every_request_in_metrics(wsgi_app):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_run_with_reload_restarts_the_system_when_code_changes(wsgi_app, tmp_path):
+    port, stderr = free_port(), tmp_path / "dev.log"
+    probe = PROJECT_ROOT / "modules" / f"_reload_probe_{os.getpid()}.py"
+    with waddlebot("run", "--reload", "--port", str(port), stderr=stderr) as process:
+        wait_healthy(f"http://127.0.0.1:{port}/health")
+        assert stderr.read_text().count("web server on") == 1
+        try:
+            probe.write_text('"""A file that appears: the dev server restarts."""\n')
+            wait_until(lambda: stderr.read_text().count("web server on") == 2, timeout=60)
+        finally:
+            probe.unlink()
+        wait_healthy(f"http://127.0.0.1:{port}/health")
+        assert "file(s) changed: restarting" in stderr.read_text()
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=30)

@@ -9,6 +9,7 @@ import responses
 from shared import outbox
 from shared.db import utcnow
 from shared.outbox import Dispatcher, record_activity
+from tests.waiting import wait_until
 
 REPUTATION = "http://reputation.test/activities"
 CONTEXT = "http://context.test/identity"
@@ -154,3 +155,57 @@ def test_with_the_defaults_a_row_outlives_an_hour_long_outage(monkeypatch):
     monkeypatch.setattr(outbox.random, "uniform", lambda low, high: low)  # the unluckiest jitter
     window = sum(outbox.backoff(attempt, settings) for attempt in range(1, settings.outbox_max_attempts))
     assert window > 3600
+
+
+@pytest.fixture
+def slow_kind(monkeypatch):
+    """An outbox kind whose delivery of body {"n": 2} waits for `release` (set at the end)."""
+    release = threading.Event()
+
+    def deliver(row, session, settings):
+        if row.body["n"] == 2:
+            release.wait(10)
+
+    monkeypatch.setitem(outbox.DELIVERERS, "test.slow", deliver)
+    yield release
+    release.set()
+
+
+def _status(db, row_id: int) -> tuple[str, datetime.datetime | None]:
+    db.commit()  # a fresh snapshot: the dispatcher writes from its own thread and connection
+    row = db.outbox[row_id]
+    return row.status, row.claimed_until
+
+
+def test_each_row_is_marked_delivered_as_soon_as_it_is(db, configure, slow_kind):
+    """Old code marked a batch's rows only when all were done: a crash meanwhile delivered them again."""
+    configure(OUTBOX_CONCURRENCY="2")
+    fast, slow = (outbox.enqueue(db, "test.slow", {"n": n}, idempotency_key=f"n-{n}") for n in (1, 2))
+    db.commit()
+    runner = threading.Thread(target=Dispatcher().run_once, daemon=True)
+    runner.start()
+    try:
+        wait_until(lambda: _status(db, fast)[0] == "delivered")
+        assert _status(db, slow)[0] == "pending"
+    finally:
+        slow_kind.set()
+        runner.join(10)
+    assert _status(db, slow)[0] == "delivered"
+
+
+def test_a_claimed_row_is_leased_for_the_configured_time_and_renewed_while_in_flight(db, configure, slow_kind):
+    configure(OUTBOX_LEASE_SECONDS="1", OUTBOX_CONCURRENCY="1")
+    row_id = outbox.enqueue(db, "test.slow", {"n": 2}, idempotency_key="n-2")
+    db.commit()
+    before = utcnow()
+    runner = threading.Thread(target=Dispatcher().run_once, daemon=True)
+    runner.start()
+    try:
+        wait_until(lambda: _status(db, row_id)[1] is not None)
+        first_lease = _status(db, row_id)[1]
+        assert before + datetime.timedelta(seconds=1) <= first_lease <= utcnow() + datetime.timedelta(seconds=1)
+        wait_until(lambda: _status(db, row_id)[1] > first_lease)  # the dispatcher still works on it
+    finally:
+        slow_kind.set()
+        runner.join(10)
+    assert _status(db, row_id) == ("delivered", None)

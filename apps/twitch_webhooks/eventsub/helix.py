@@ -41,8 +41,9 @@ class SetupReport:
 
 
 def callback_url() -> str:
-    """The URL Twitch sends webhook messages to."""
-    return get_settings().public_url + WEBHOOK_PATH
+    """The URL Twitch sends webhook messages to: TWITCH_WEBHOOK_CALLBACK_URL, else PUBLIC_URL's."""
+    settings = get_settings()
+    return settings.twitch_webhook_callback_url or settings.public_url + WEBHOOK_PATH
 
 
 def webhook_secret(secret: str | None = None) -> str:

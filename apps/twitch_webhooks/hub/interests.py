@@ -95,11 +95,14 @@ def _text(payload: Mapping, field: str) -> str | None:
 
 
 def _bot(payload: Mapping) -> dict:
+    """The bot account named by `bot_account_id`: its name, or its Twitch user id (as the EventSub
+    service's clients send it, a string or a number); the default bot when absent."""
     name = _text(payload, "bot_account_id") or default_bot()
     if name is None:
         raise InvalidField("bot_account_id", "no bot account exists: add one with `waddlebot bots add NAME`")
-    bots = {bot["name"]: bot for bot in tokens.list_bots()}
-    bot = bots.get(name.lower())
+    bots = tokens.list_bots()
+    bot = next((bot for bot in bots if bot["name"] == name.lower()), None) or next(
+        (bot for bot in bots if bot.get("user_id") and bot["user_id"] == name), None)
     if bot is None:
         raise InvalidField("bot_account_id", f"unknown bot account {name!r}; GET /twitch_webhooks/v1/bots lists them")
     return bot

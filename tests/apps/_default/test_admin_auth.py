@@ -93,3 +93,16 @@ def test_forwarded_headers_are_ignored_unless_trusted(client, configure):
     for address in ("203.0.113.5", "203.0.113.6"):
         client.post("/login", {"password": "guess"}, headers={"X-Real-IP": address}, status=401)
     client.post("/login", {"password": "guess"}, headers={"X-Real-IP": "203.0.113.7"}, status=429)
+
+
+def test_login_while_redis_is_down_still_works_and_is_still_limited(client, configure, caplog):
+    """Redis does not answer (nothing listens on its port): old code answered 500."""
+    configure(REDIS_URL="redis://127.0.0.1:9/0", LOGIN_MAX_ATTEMPTS="2")
+    try:
+        client.post("/login", {"password": TEST_ENV["ADMIN_PASSWORD"], "next": "/"}, status=303)
+        client.post("/login", {"password": "nope"}, status=401)
+        response = client.post("/login", {"password": "nope"}, status=429)
+    finally:
+        configure(REDIS_URL=TEST_ENV["REDIS_URL"])  # the clean-up empties the test's Redis keys
+    assert "Too many attempts" in response.text
+    assert caplog.text.count("Redis does not answer") == 1

@@ -9,9 +9,10 @@ from apps.livepulse import quota
 from apps.livepulse.cli import livepulse
 from shared.cli import main
 from tests.apps.livepulse.conftest import YT_VIDEOS
+from tests.modules.youtube.replay_fakes import serve_replay
 
 MESSAGES = "https://www.googleapis.com/youtube/v3/liveChat/messages"
-VIDEO = "dQw4w9WgXcQ"
+VIDEO = "dQw4w9WgXcQ"  # the video of the recorded replay pages too
 
 
 def message(n):
@@ -69,8 +70,6 @@ def test_ctrl_c_keeps_what_was_read(db, chat_api, tmp_path, monkeypatch):
 
 
 def test_clear_errors(db, configure):
-    result = CliRunner().invoke(livepulse, ["export-chat", VIDEO])
-    assert result.exit_code == 1 and "set YT_API_KEY" in result.output
     configure(YT_API_KEY="k")
     result = CliRunner().invoke(livepulse, ["export-chat", "https://example.com/x"])
     assert result.exit_code == 2 and "is not a YouTube video URL or id" in result.output
@@ -78,6 +77,43 @@ def test_clear_errors(db, configure):
         mock.get(YT_VIDEOS, json={"items": []})
         result = CliRunner().invoke(livepulse, ["export-chat", VIDEO])
     assert result.exit_code == 1 and "not available or is not a live stream" in result.output
+
+
+def test_without_a_key_the_replay_is_exported_through_yt_dlp(db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with responses.RequestsMock() as mock:
+        serve_replay(mock)
+        result = CliRunner().invoke(livepulse, ["export-chat", f"https://www.youtube.com/watch?v={VIDEO}"])
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / f"{VIDEO}_livechat.json").read_text())
+    assert (document["videoId"], document["liveChatId"], document["count"], document["chatEnded"]) == (
+        VIDEO, None, 6, True)
+    assert document["messages"][4]["amount"] == "$5.00"
+    assert "chat replay" in result.output and "6 messages written" in result.output
+
+
+def test_with_a_key_an_ended_stream_falls_back_to_its_replay(db, configure, tmp_path, monkeypatch):
+    configure(YT_API_KEY="test-yt-key")
+    monkeypatch.chdir(tmp_path)
+    ended = {"items": [{"id": VIDEO, "snippet": {"title": "Ended", "liveBroadcastContent": "none"},
+                        "liveStreamingDetails": {"actualEndTime": "2024-01-01T02:00:00Z"}}]}
+    with responses.RequestsMock() as mock:
+        mock.get(YT_VIDEOS, json=ended)
+        serve_replay(mock)
+        result = CliRunner().invoke(livepulse, ["export-chat", VIDEO, "out.ndjson", "4", "--ndjson"])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "out.ndjson").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [f"replay-msg-{n}" for n in range(1, 5)]
+    assert "(4 messages reached)" in result.output
+    assert quota.status(db, time.time(), 10000).units == 1  # videos.list only: the replay costs no quota
+
+
+def test_yt_dlp_failures_are_clear(db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with responses.RequestsMock() as mock:
+        mock.get(f"https://www.youtube.com/watch?v={VIDEO}", body="<html>members only</html>")
+        result = CliRunner().invoke(livepulse, ["export-chat", VIDEO])
+    assert result.exit_code == 1 and f"video {VIDEO} has no chat replay that yt-dlp can read" in result.output
 
 
 def test_the_waddlebot_command_has_the_livepulse_group(db):

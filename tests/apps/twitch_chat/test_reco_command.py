@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from apps.twitch_chat import reco
 from apps.twitch_chat.commands import registry
 from modules.twitch.commands import FakeChatBackend
 from modules.twitch.irc import ChatMessage, parse
@@ -76,16 +77,28 @@ def test_tickets_are_per_viewer_and_channel(db, backend):
     assert len({token_of(sent) for sent in backend.sent}) == 3
 
 
-def test_after_the_ticket_is_used_the_cooldown_applies(db, backend, configure):
+@pytest.fixture
+def frozen_now(monkeypatch):
+    """The tickets' clock, standing still at one instant: a slow machine changes no answer."""
+    now = utcnow().replace(microsecond=0)
+    monkeypatch.setattr(reco, "utcnow", lambda: now)
+    return now
+
+
+def test_after_the_ticket_is_used_the_cooldown_applies(db, backend, configure, frozen_now):
     configure(RECO_COOLDOWN_SECONDS="60")
     registry.dispatch(chat("!reco"), backend)
     with transaction(db):
-        db(db.reco_ticket).update(used_at=utcnow(), open_key=None,
-                                  created_at=utcnow() - datetime.timedelta(seconds=15))
+        db(db.reco_ticket).update(used_at=frozen_now, open_key=None,
+                                  created_at=frozen_now - datetime.timedelta(seconds=15))
     registry.dispatch(chat("!reco"), backend)
     assert backend.sent[-1].text == "@Viewer you can ask for another recommendation link in 45 s."
     with transaction(db):
-        db(db.reco_ticket).update(created_at=utcnow() - datetime.timedelta(seconds=60))
+        db(db.reco_ticket).update(created_at=frozen_now - datetime.timedelta(seconds=59))
+    registry.dispatch(chat("!reco"), backend)
+    assert backend.sent[-1].text == "@Viewer you can ask for another recommendation link in 1 s."
+    with transaction(db):
+        db(db.reco_ticket).update(created_at=frozen_now - datetime.timedelta(seconds=60))
     registry.dispatch(chat("!reco"), backend)
     assert "send your YouTube or Spotify link" in backend.sent[-1].text
     assert db(db.reco_ticket).count() == 2

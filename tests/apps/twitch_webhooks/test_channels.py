@@ -75,7 +75,7 @@ def test_a_change_made_by_another_process_applies_within_the_settings_max_age(cl
         db.rollback()
         return db(db.activity).select(orderby=~db.activity.id, limitby=(0, 1)).first().points == 7
 
-    wait_until(follow_earns_seven, timeout=5)
+    wait_until(follow_earns_seven)
     assert db(db.activity).select(orderby=db.activity.id).first().points == 10
 
 

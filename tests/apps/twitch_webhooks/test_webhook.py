@@ -224,3 +224,33 @@ def test_a_subscriptions_new_secret_applies_at_once(receiver, db):
     post(receiver, wire.notification("second-secret-4567", "channel.cheer", subscription_id="sub-rotated"), 200)
     post(receiver, wire.notification("first-secret-0123", "channel.cheer", subscription_id="sub-rotated"), 403)
     assert _counts(db)[0] == 2
+
+
+def test_a_broken_connection_answers_503_with_retry_after(receiver, db, monkeypatch):
+    """The connection died under the group commit: its rollback raises too. Old code: 500."""
+    import sqlite3
+
+    from apps.twitch_webhooks import webhook
+
+    def broken(*args):
+        raise sqlite3.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(webhook.NOTIFICATIONS, "_write", broken)
+    monkeypatch.setattr(db._adapter, "rollback", broken)
+    reply = post(receiver, wire.notification(SECRET, "channel.follow"), 503)
+    monkeypatch.undo()
+    assert reply.headers["Retry-After"].isdigit()
+    assert reply.json["status"] == 503 and "will send it again" in reply.json["message"]
+    assert post(receiver, wire.notification(SECRET, "channel.follow"), 200).json["status"] == "stored"
+
+
+def test_a_database_failure_before_storing_answers_503(receiver, db, monkeypatch):
+    """Reading the subscription's secret fails (the database is down): 503, not 500."""
+    import sqlite3
+
+    def down(*args, **kwargs):
+        raise sqlite3.OperationalError("database is down")
+
+    monkeypatch.setattr(eventsub, "signing_secrets", down)
+    reply = post(receiver, wire.notification(SECRET, "channel.follow"), 503)
+    assert reply.headers["Retry-After"].isdigit() and reply.json["status"] == 503

@@ -45,6 +45,10 @@ class FakeTwitch:
         self.received: list[str] = []
         self.connections: list = []
         self.logins = 0
+        self.ended = 0  # connections closed
+        self.reconnect_at_login = False  # answer every login with RECONNECT at once
+        self.later_joins = threading.Event()  # JOINs on a connection after the first wait for this
+        self.later_joins.set()
         self._server = serve(self._handle, "127.0.0.1", 0, compression=None)
         self.url = f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -75,6 +79,8 @@ class FakeTwitch:
                         self._answer(connection, parse(line), state)
         except ConnectionClosed:
             pass
+        finally:
+            self.ended += 1
 
     def _answer(self, connection, message, state) -> None:
         if message.command == "PASS":
@@ -83,11 +89,14 @@ class FakeTwitch:
             self.logins += 1
             state["nick"] = message.text
             connection.send(f":tmi.twitch.tv 001 {message.text} :Welcome, GLHF!\r\n"
-                            f":tmi.twitch.tv 376 {message.text} :>")
+                            f":tmi.twitch.tv 376 {message.text} :>"
+                            + ("\r\n:tmi.twitch.tv RECONNECT" if self.reconnect_at_login else ""))
         elif message.command == "NICK":
             connection.send(":tmi.twitch.tv NOTICE * :Login authentication failed")
             connection.close()
         elif message.command == "JOIN":
+            if connection is not self.connections[0]:
+                self.later_joins.wait(5)
             nick, channel = state["nick"], message.params[0]
             mod = "1" if channel[1:] in self.moderated else "0"
             connection.send(f":{nick}!{nick}@{nick}.tmi.twitch.tv JOIN {channel}\r\n"
@@ -140,6 +149,7 @@ def start(twitch):
 
     def start_client(token="good", **options) -> ChatClient:
         options.setdefault("backoff", lambda attempt: 0.01)
+        options.setdefault("min_connect_interval", 0.01)
         client = ChatClient("WaddleBot", lambda: token, url=twitch.url, tick=0.02, **options)
         running.append(Running(client))
         return client
@@ -178,9 +188,53 @@ def test_reconnect_opens_a_new_connection_and_joins_again_without_backoff(twitch
     client.set_channels(["one", "two"])
     wait_until(lambda: client.joined == {"one", "two"})
     twitch.send(":tmi.twitch.tv RECONNECT")
-    wait_until(lambda: twitch.logins == 2 and client.joined == {"one", "two"})
+    wait_until(lambda: twitch.ended == 1)  # the old connection is closed once the new one has joined
+    assert twitch.logins == 2 and client.joined == {"one", "two"}
     assert sorted(twitch.lines("JOIN")) == ["JOIN #one", "JOIN #one", "JOIN #two", "JOIN #two"]
     assert delays == []
+
+
+def test_after_reconnect_the_old_connection_is_read_until_the_new_one_has_joined(twitch, start):
+    """Old code stopped reading the old connection at RECONNECT: chat sent there meanwhile was lost."""
+    received = []
+    client = start(on_message=lambda message: received.append(message))
+    client.join("streamer")
+    wait_until(lambda: client.joined == {"streamer"})
+    old = twitch.connections[0]
+    twitch.later_joins.clear()  # the new connection's JOIN is answered only when the test says
+    old.send(":tmi.twitch.tv RECONNECT")
+    wait_until(lambda: len(twitch.connections) == 2 and "JOIN #streamer" in twitch.received[-1:])
+    said = "@id=abc-1 :viewer!viewer@viewer.tmi.twitch.tv PRIVMSG #streamer :!reco https://example.test"
+    old.send(said)
+    twitch.connections[1].send(said)  # both connections carry it once the new one joined
+    wait_until(lambda: any(message.command == "PRIVMSG" for message in received))
+    twitch.later_joins.set()
+    wait_until(lambda: twitch.ended == 1)
+    assert [message.text for message in received if message.command == "PRIVMSG"] == ["!reco https://example.test"]
+    assert client.joined == {"streamer"}
+
+
+def test_a_server_answering_every_login_with_reconnect_is_retried_with_growing_backoff(twitch, start):
+    """Old code logged in again at once after each RECONNECT: 632 logins in 10 s against such a server."""
+    delays = []
+    twitch.reconnect_at_login = True
+    client = start(backoff=lambda attempt: delays.append(attempt) or 0.01)
+    client.join("streamer")
+    wait_until(lambda: len(delays) >= 3)
+    assert delays[:3] == [0, 1, 2]
+
+
+def test_at_most_one_login_per_minimum_interval(twitch, start):
+    clock = Clock()
+    start(clock=clock, min_connect_interval=2.0)
+    wait_until(lambda: twitch.logins == 1)
+    twitch.send(":tmi.twitch.tv RECONNECT", "PING :one")
+    wait_until(lambda: "PONG :one" in twitch.received)
+    twitch.send("PING :two")  # handled one loop later: the client has decided whether to connect
+    wait_until(lambda: "PONG :two" in twitch.received)
+    assert len(twitch.connections) == 1
+    clock.now += 2.0
+    wait_until(lambda: twitch.logins == 2)
 
 
 def test_a_dropped_socket_reconnects_with_backoff_and_rejoins(twitch, start):
@@ -204,7 +258,7 @@ def test_refused_connections_back_off_exponentially(start):
         port = unused.getsockname()[1]
     delays = []
     client = ChatClient("bot", lambda: "good", url=f"ws://127.0.0.1:{port}",
-                        backoff=lambda attempt: delays.append(attempt) or 0.001)
+                        backoff=lambda attempt: delays.append(attempt) or 0.001, min_connect_interval=0.001)
     running = Running(client)
     wait_until(lambda: len(delays) >= 4)
     running.close()
@@ -355,31 +409,59 @@ def test_the_listener_needs_credentials(monkeypatch):
         TwitchChatListener(channel="streamer")
 
 
-def test_the_listener_yields_commands_with_user_and_comment(twitch, monkeypatch):
-    monkeypatch.setenv("TWITCH_USERNAME", "waddlebot")
-    monkeypatch.setenv("TWITCH_OAUTH_TOKEN", "oauth:good")
-    monkeypatch.setenv("TWITCH_IRC_URL", twitch.url)
-    listener = TwitchChatListener(channel="#Streamer", tick=0.02)
+def _first_commands(twitch, listener: TwitchChatListener, count: int, *names: str) -> list:
+    """The first `count` commands watch_commands(*names) yields, while the fake Twitch sends chat."""
 
-    async def first_commands():
+    async def iterate():
         commands = []
-        async for command in listener.watch_commands():
+        async for command in listener.watch_commands(*names):
             commands.append(command)
-            if len(commands) == 2:
+            if len(commands) == count:
                 return commands
         return commands
 
     def chat_when_joined():
         wait_until(lambda: listener.client.joined == {"streamer"})
         twitch.send(":v!v@v.tmi.twitch.tv PRIVMSG #streamer :just chatting",
+                    ":other!other@other.tmi.twitch.tv PRIVMSG #streamer :!hello",
                     "@display-name=Viewer;id=m1 :viewer!viewer@viewer.tmi.twitch.tv PRIVMSG #streamer :!reco a song",
-                    ":other!other@other.tmi.twitch.tv PRIVMSG #streamer :!hello")
+                    ":other!other@other.tmi.twitch.tv PRIVMSG #streamer :!Hello there",
+                    ":third!third@third.tmi.twitch.tv PRIVMSG #streamer :!RECO another")
 
     threading.Thread(target=chat_when_joined, daemon=True).start()
-    commands = run_coroutine(first_commands)
+    return run_coroutine(iterate)
+
+
+@pytest.fixture
+def listener(twitch, monkeypatch):
+    monkeypatch.setenv("TWITCH_USERNAME", "waddlebot")
+    monkeypatch.setenv("TWITCH_OAUTH_TOKEN", "oauth:good")
+    monkeypatch.setenv("TWITCH_IRC_URL", twitch.url)
+    return TwitchChatListener(channel="#Streamer", tick=0.02)
+
+
+def test_the_listener_yields_only_reco_by_default_as_the_seed_loop_expects(twitch, listener):
+    commands = _first_commands(twitch, listener, 2)
     assert [(command.name, command.user, command.comment) for command in commands] == [
-        ("reco", "viewer", "a song"), ("hello", "other", "")]
+        ("reco", "viewer", "a song"), ("reco", "third", "another")]
     assert commands[0].display_name == "Viewer"
+
+
+def test_the_listener_yields_the_commands_it_is_asked_for(twitch, listener):
+    commands = _first_commands(twitch, listener, 2, "!hello")
+    assert [(command.name, command.user, command.comment) for command in commands] == [
+        ("hello", "other", ""), ("hello", "other", "there")]
+
+
+def test_the_listener_takes_a_list_of_names_not_one_string():
+    with pytest.raises(TypeError, match="list of names"):
+        TwitchChatListener(channel="streamer", username="bot", oauth_token="t", commands="reco")
+
+
+def test_the_listener_imports_from_the_twitch_package():
+    from modules.twitch import TwitchChatListener as exported
+
+    assert exported is TwitchChatListener
 
 
 def test_the_listener_raises_when_the_token_is_rejected(twitch):

@@ -226,14 +226,27 @@ def test_inbound_traffic_close_is_logged_as_a_client_bug(fake, start, caplog):
     assert "bug of this client" in caplog.text
 
 
-def test_repeated_failures_back_off_further_each_time(fake, start):
-    _, recorder = start(stable_after=60)
+def test_connections_failing_before_the_welcome_back_off_further_each_time(fake, start):
+    _, recorder = start()
+    for _ in range(3):
+        fake.next_connection().close(4000)  # refused before any welcome
+    fake.next_connection().welcome()
+    wait_until(lambda: recorder.sessions)
+    assert recorder.backoffs == [0, 1, 2]
+
+
+def test_a_welcomed_session_resets_the_backoff_however_short_it_was(fake, start):
+    """Old code: sessions shorter than 60 s kept escalating (1 s … 55 s between short sessions)."""
+    _, recorder = start()
+    connection = fake.next_connection()
+    connection.close(4000)  # a failure before the welcome: the next wait is longer
     for _ in range(3):
         connection = fake.next_connection()
         connection.welcome()
+        wait_until(lambda: recorder.states[-1][0] == "connected")
         connection.close(4000)
     fake.next_connection()
-    assert recorder.backoffs == [0, 1, 2]
+    assert recorder.backoffs == [0, 0, 0, 0]
 
 
 def test_no_welcome_in_time_reconnects(fake, start):

@@ -186,3 +186,14 @@ def test_only_channel_privmsgs_are_chat_messages():
         ChatMessage.from_irc(parse("PING :tmi.twitch.tv"))
     with pytest.raises(ValueError, match="not a channel PRIVMSG"):
         ChatMessage.from_irc(parse(":a!a@a PRIVMSG bot :a whisper"))
+
+
+@pytest.mark.parametrize(("tags", "line"), [
+    ({"tag": ""}, "@tag COMMAND"),
+    ({"a": "1", "empty": "", "z": "x y"}, r"@a=1;empty;z=x\sy COMMAND"),
+])
+def test_serialize_writes_a_bare_key_for_an_empty_tag_value(tags, line):
+    """The message-format test vectors (msg-join) and Twitch write `@key`, not `@key=`."""
+    message = IrcMessage("COMMAND", tags=tags)
+    assert message.serialize() == line
+    assert parse(line) == message

@@ -80,6 +80,12 @@ def test_interest_lifecycle(client, service, db):
     assert client.get(INTERESTS, headers=service).json["interests"] == []
 
 
+@pytest.mark.parametrize("bot", ["main", "MAIN", BOT_USER_ID, int(BOT_USER_ID)])
+def test_the_bot_is_named_by_its_name_or_its_twitch_user_id(client, service, bot):
+    created = client.post_json(INTERESTS, follow(bot_account_id=bot), headers=service, status=201).json
+    assert created["condition"]["moderator_user_id"] == BOT_USER_ID
+
+
 def test_services_see_only_their_own_interests(client, admin_headers, service):
     created = client.post_json(INTERESTS, follow(), headers=service, status=201).json
     other = client.post(f"{ACCOUNTS}?name=other", headers=admin_headers, status=201).json
