@@ -81,8 +81,8 @@ def consume_magic_link(db, token: str) -> str | None:
     if row is None:
         return "This link is not valid."
     if row.used_at is not None:
-        return "This link was already used. Ask for a new one with `waddlebot magic-link`."
+        return "This link was already used. Run .venv/bin/waddlebot magic-link in the WaddleBot folder for a new one."
     if row.expires_at < utcnow():
-        return "This link has expired. Ask for a new one with `waddlebot magic-link`."
+        return "This link has expired. Run .venv/bin/waddlebot magic-link in the WaddleBot folder for a new one."
     claimed = db(query & (db.magic_link.used_at == None)).update(used_at=utcnow())  # noqa: E711
     return None if claimed else "This link was already used."

@@ -92,7 +92,7 @@ def worker(only):
     from shared.workers import Supervisor, selected_services
 
     settings = bootstrap()
-    load_apps()
+    load_apps(quiet=True)  # the web process lists the apps
     services = selected_services(discover(), list(only), settings, import_errors())
     supervisor = Supervisor(services, settings)
     stopping = threading.Event()
@@ -185,7 +185,8 @@ def run(host, port, reload):
     web_args = ["web", "--host", host or settings.host, "--port", str(port or settings.port)]
     children = ChildProcesses({"web": base + web_args, "worker": base + ["worker"]})
     children.start()
-    click.echo(f"WaddleBot on http://{host or settings.host}:{port or settings.port} (Ctrl-C stops)")
+    click.echo(f"WaddleBot on http://{host or settings.host}:{port or settings.port} (Ctrl-C stops). Log in with "
+               f"ADMIN_PASSWORD or a one-time link: .venv/bin/waddlebot magic-link")
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

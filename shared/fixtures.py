@@ -11,6 +11,7 @@ from urllib.parse import quote
 from py4web import request
 from py4web.core import HTTP, Fixture, Session, Template, redirect
 
+from shared import error_pages
 from shared.adminauth import COOKIE, check_api_key, is_valid_session
 from shared.db import get_db
 from shared.registry import discover
@@ -21,8 +22,13 @@ session = Session(secret=get_settings().auth_secret, expiration=3600, name="wadd
 
 
 def json_error(status: int, message: str, **extra) -> HTTP:
-    """An HTTP error with a JSON body {"error", "status", "message"} that says what to fix."""
-    body = {"error": http.client.responses.get(status, "Error"), "status": status, "message": message, **extra}
+    """An HTTP error with a JSON body {"error", "status", "message"} that says what to fix; a browser
+    navigating to the URL (Accept: text/html) gets the same message on the branded error page."""
+    reason = http.client.responses.get(status, "Error")
+    if error_pages.wants_page():
+        return HTTP(status, body=error_pages.page(status, reason, message),
+                    headers={"Content-Type": "text/html; charset=utf-8"})
+    body = {"error": reason, "status": status, "message": message, **extra}
     return HTTP(status, body=body, headers={"Content-Type": "application/json"})
 
 
@@ -68,7 +74,7 @@ SHELL = str(Path(__file__).parent / "templates" / "layout.html")
 @lru_cache(maxsize=1)
 def _admin_pages() -> tuple[dict, ...]:
     """Every module's admin pages, in the registry's order (manifests do not change while running)."""
-    return tuple({"title": page["title"], "path": page["path"]}
+    return tuple({"title": page["title"], "path": page["path"], "module": manifest.title}
                  for manifest in discover() for page in manifest.admin_pages)
 
 
@@ -81,14 +87,24 @@ def navigation(path: str) -> list[dict]:
     return [dict(page, current=page["path"] == current) for page in pages]
 
 
+def menu(entries: list[dict]) -> list[tuple[str, list[dict]]]:
+    """The navigation grouped by module: [(module title, its entries)], in the registry's order."""
+    groups: list[tuple[str, list[dict]]] = []
+    for entry in entries:
+        if not groups or groups[-1][0] != entry["module"]:
+            groups.append((entry["module"], []))
+        groups[-1][1].append(entry)
+    return groups
+
+
 class Page(Template):
     """An app's page template, rendered inside the core's shell: templates start with
-    `[[extend shell]]` and get `signed_in` and `navigation` (from the manifests' admin_pages)."""
+    `[[extend shell]]` and get `signed_in` and `menu` (from the manifests' admin_pages, by module)."""
 
     def on_success(self, context):
         if isinstance(context.get("output"), dict):
             signed_in = is_admin()
             context["template_inject"].update(shell=SHELL, signed_in=signed_in,
-                                              navigation=navigation(request.path) if signed_in else [],
+                                              menu=menu(navigation(request.path)) if signed_in else [],
                                               sandbox=get_settings().waddlebot_sandbox)
         super().on_success(context)

@@ -18,11 +18,12 @@ import py4web
 import pydal.validators
 from py4web.core import wsgi
 
+from shared import error_pages
 from shared.accesslog import access_log
 from shared.aliases import AliasTable, check_conflicts
 from shared.logs import configure_logging
 from shared.metrics import LANE_ROUTE, MULTIPROCESS_DIR, metrics_middleware
-from shared.registry import discover
+from shared.registry import discover, import_errors
 from shared.settings import APPS_FOLDER, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ def load_apps(app_names: list[str] | None = None, quiet: bool = False):
     `quiet` hides py4web's "[X] loaded …" lines (commands whose output is the point)."""
     served = os.environ.get(SERVED_APPS)
     names = ",".join(app_names or (served.split(",") if served else module_app_names() + _extra_apps()))
+    error_pages.install()
     if names not in _loaded:
         _loaded.clear()
         os.environ["PY4WEB_APP_NAMES"] = names
@@ -148,9 +150,32 @@ def install_dashboard(settings: Settings) -> None:
 def application():
     """The WSGI application of a Granian worker process (serve's factory target).
 
-    A worker process starts fresh (spawned), so it sets up its own logging from the settings."""
+    A worker process starts fresh (spawned), so it sets up its own logging from the settings. The
+    apps load quietly (the worker process loads them too) and one log line says which."""
     configure_logging(get_settings())
-    return load_apps()
+    app = load_apps(quiet=True)
+    failed = import_errors()
+    log.info("apps loaded: %s%s", ", ".join(name for name in os.environ["PY4WEB_APP_NAMES"].split(",")
+                                             if name not in failed),
+             "".join(f"; {name} FAILED: {error}" for name, error in failed.items()))
+    return app
+
+
+class ThreadCountNote(logging.Filter):
+    """Drops Granian's start-up warning about WEB_THREADS being high for the CPU count: the threads
+    start only as requests need them, and each open SSE stream holds one (WEB_THREADS says so)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Python threads, which seems quite high" not in record.getMessage()
+
+
+GRANIAN_LOGGING = {
+    "filters": {"thread_count": {"()": ThreadCountNote}},
+    "loggers": {
+        "_granian": {"handlers": ["console"], "level": "INFO", "propagate": False, "filters": ["thread_count"]},
+        "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
+}
 
 
 def serve(host: str, port: int, settings: Settings | None = None, apps: list[str] | None = None) -> None:
@@ -177,7 +202,7 @@ def serve(host: str, port: int, settings: Settings | None = None, apps: list[str
     with _shared_metrics(settings.web_workers > 1):
         Server("shared.web:application", address=host, port=port, interface=Interfaces.WSGI, factory=True,
                workers=settings.web_workers, blocking_threads=settings.web_threads, workers_kill_timeout=5,
-               log_level="warning").serve()
+               log_level="warning", log_dictconfig=GRANIAN_LOGGING).serve()
 
 
 @contextlib.contextmanager

@@ -1,5 +1,7 @@
 """Admin home, login (password and magic link), /health and /metrics."""
 
+from pathlib import Path
+
 from py4web import action, request, response
 from py4web.core import redirect
 
@@ -16,6 +18,11 @@ from shared.adminauth import (
 from shared.fixtures import Page, admin, client_address, db, json_error
 from shared.health import system_health
 from shared.metrics import render as render_metrics
+from shared.settings import get_settings
+
+from .setup import checklist, headline, with_code
+
+FAVICON = Path(__file__).parent / "static" / "favicon.ico"
 
 
 def _start_session() -> None:
@@ -29,8 +36,10 @@ def index():
     healthy, report = system_health()
     activities = db(db.activity).select(orderby=~db.activity.id, limitby=(0, 20))
     dead = db(db.outbox.status == "dead").select(orderby=~db.outbox.id, limitby=(0, 20))
-    return {"report": report, "healthy": healthy, "counts": outbox.counts(db), "activities": activities,
-            "dead": dead}
+    steps = checklist(db, get_settings())
+    return {"report": report, "headline": headline(healthy, report), "counts": outbox.counts(db),
+            "activities": activities, "dead": dead, "steps": steps, "steps_left": sum(not s.done for s in steps),
+            "code": with_code}
 
 
 @action("login", method=["GET", "POST"])
@@ -81,6 +90,13 @@ def metrics():
     body, content_type = render_metrics()
     response.headers["Content-Type"] = content_type
     return body
+
+
+@action("favicon.ico", method=["GET"])
+def favicon():
+    """Browsers ask every site for /favicon.ico."""
+    response.headers.update({"Content-Type": "image/x-icon", "Cache-Control": "public, max-age=86400"})
+    return FAVICON.read_bytes()
 
 
 @action("outbox/<outbox_id:int>/retry", method=["POST"])

@@ -36,7 +36,22 @@ def dashboard(event_id):
     event = readable_event(db, event_id)
     token = request.query.get("token") or ""
     return {"event": event, "token": token, "page_title": f"{event.name} · LivePulse",
-            "poll_seconds": get_settings().poll_interval_seconds}
+            "poll_seconds": get_settings().poll_interval_seconds, "notices": _not_polled(event),
+            "sampled": not db(db.lp_sample.event_id == event.id).isempty()}
+
+
+def _not_polled(event) -> list[str]:
+    """Why some or all of the event's streams get no samples (an empty dashboard says why)."""
+    settings = get_settings()
+    platforms = {row.platform for row in db(db.lp_stream.event_id == event.id).select(db.lp_stream.platform)}
+    if not platforms:
+        return ["This event has no stream yet: add YouTube or Twitch streams on the LivePulse admin page."]
+    notices = []
+    if "youtube" in platforms and not settings.yt_api_key:
+        notices.append("YT_API_KEY is not set: YouTube streams are not polled.")
+    if "twitch" in platforms and not (settings.twitch_app_id and settings.twitch_app_secret):
+        notices.append("TWITCH_APP_ID and TWITCH_APP_SECRET are not set: Twitch streams are not polled.")
+    return notices
 
 
 @action("events/<event_id:int>/history", method=["GET"])

@@ -1,3 +1,3 @@
 """twitch_chat: the Twitch chat listener, chat commands and the !reco recommendation flow."""
 
-from . import controllers  # noqa: F401
+from . import controllers, overlay  # noqa: F401

@@ -217,10 +217,3 @@ def _current_event_id() -> int:
         return reco.last_event_id(db)
     finally:
         db.recycle_connection_in_pool_or_close("rollback")
-
-
-@action("overlay", method=["GET"])
-@action.uses(Page("overlay.html"), admin)
-def overlay():
-    """A page for the streaming software: the accepted recommendations, updated live."""
-    return {}

@@ -4,6 +4,8 @@ command ran (dedup across transports) and the chat events EventSub brought."""
 
 from pydal import Field
 
+from shared import overlay_links
+
 RECOMMENDATION_STATUSES = ("new", "accepted", "played", "rejected")
 
 INDEXES = [
@@ -22,6 +24,7 @@ INDEXES = [
     ("chat_command_seen", "chat_command_seen_created_idx", ("created_at",)),
     ("chat_event", "chat_event_message_uq", ("eventsub_message_id",), True),
     ("chat_event", "chat_event_channel_idx", ("channel_id", "id")),
+    ("reco_overlay_link", "reco_overlay_link_token_uq", ("token_hash",), True),
 ]
 
 
@@ -109,3 +112,5 @@ def define(db) -> None:
         Field("event", "json"),
         Field("received_at", "datetime", notnull=True),
     )
+    # secret links that open the recommendation overlay without a cookie (OBS browser sources)
+    overlay_links.define_table(db, "reco_overlay_link")

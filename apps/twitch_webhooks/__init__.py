@@ -1,5 +1,6 @@
-"""twitch_webhooks: EventSub webhooks and WebSocket, channels, subscriptions, activities, hub."""
+"""twitch_webhooks: EventSub webhooks and WebSocket, channels, subscriptions, activities, hub,
+the alerts overlay."""
 
-from . import channels, events, subscriptions, webhook  # noqa: F401
+from . import channels, events, overlay, subscriptions, webhook  # noqa: F401
 from .conduit import routes as conduit_routes  # noqa: F401
 from .hub import routes  # noqa: F401

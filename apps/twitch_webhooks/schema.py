@@ -6,6 +6,8 @@ can show it."""
 
 from pydal import Field
 
+from shared import overlay_links
+
 SUBSCRIPTION_TRANSPORTS = ("webhook", "websocket")
 INTEREST_TRANSPORTS = ("websocket", "webhook")
 
@@ -29,6 +31,7 @@ INDEXES = [
     ("eventsub_ws_session", "eventsub_ws_session_bot_uq", ("bot_name",), True),
     ("hub_server", "hub_server_worker_uq", ("worker_id",), True),
     ("eventsub_conduit_shard", "eventsub_conduit_shard_uq", ("conduit_id", "shard_id"), True),
+    ("alert_overlay_link", "alert_overlay_link_token_uq", ("token_hash",), True),
 ]
 
 
@@ -151,3 +154,5 @@ def define(db) -> None:
         Field("detail", "string", length=512),
         Field("updated_at", "datetime", notnull=True),
     )
+    # secret links that open the alerts overlay without a cookie (OBS browser sources)
+    overlay_links.define_table(db, "alert_overlay_link")

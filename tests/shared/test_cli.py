@@ -69,7 +69,7 @@ def test_magic_link_prints_a_one_time_url(client, db):
 def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c(wsgi_app):
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "--port", str(port)], cwd=PROJECT_ROOT,
-                               env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     try:
         health = wait_healthy(f"http://127.0.0.1:{port}/health").json()
@@ -81,6 +81,11 @@ def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c
         started = time.monotonic()
         assert process.wait(timeout=15) == 0
         assert time.monotonic() - started < 12
+        output = process.stdout.read()
+        assert ".venv/bin/waddlebot magic-link" in output  # the path that works after `make run`
+        assert output.count("apps loaded: _default, helix_proxy, livepulse") == 1 and "[X] loaded" not in output
+        assert "seems quite high" not in output  # Granian's note on our own WEB_THREADS default
+        assert "shared.workers: worker" in output  # the worker's INFO lines survive py4web's loading
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

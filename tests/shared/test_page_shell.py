@@ -9,10 +9,9 @@ from shared.registry import discover
 
 ADMIN_PAGES = [(manifest.name, page["path"], page["title"]) for manifest in discover()
                for page in manifest.admin_pages]
-OVERLAY = "/twitch_chat/overlay"  # a browser source for OBS: the page is the overlay alone, no header
 
 
-@pytest.mark.parametrize(("module", "path", "title"), [page for page in ADMIN_PAGES if page[1] != OVERLAY])
+@pytest.mark.parametrize(("module", "path", "title"), ADMIN_PAGES)
 def test_every_admin_page_shows_the_navigation_of_every_module(admin_client, module, path, title):
     page = admin_client.get(path, headers={"Accept": "text/html"})
     links = page.html.select("header.top nav.modules a")
@@ -30,8 +29,3 @@ def test_an_anonymous_page_has_no_navigation_and_no_log_out(client):
 def test_a_page_outside_the_navigation_marks_no_entry_current(admin_client):
     page = admin_client.get("/twitch_auth/login", headers={"Accept": "text/html"}, status=503)
     assert page.html.select("header.top nav.modules a[aria-current]") == []
-
-
-def test_the_overlay_stays_bare_for_obs(admin_client):
-    page = admin_client.get(OVERLAY, headers={"Accept": "text/html"})
-    assert page.status_code == 200 and page.html.select("header") == []

@@ -23,16 +23,6 @@ from tests.waiting import wait_until
 
 SHOTS = Path(__file__).parent / "screenshots"
 #: marks when the page's EventSource is connected: the stream sends changes made after it opened
-OBSERVE_STREAM = """
-const Original = window.EventSource;
-window.EventSource = function (url, options) {
-  const source = new Original(url, options);
-  source.addEventListener("open", () => { window.streamOpen = true; });
-  return source;
-};
-"""
-
-
 class Clock:
     def __init__(self):
         self.now = 0.0
@@ -140,12 +130,14 @@ def test_a_stream_in_the_sandbox_from_login_to_overlay_and_livepulse(live_server
     page.goto(f"{live_server}/twitch_chat/recommendations")
     assert page.locator("tr.recommendation").count() == 5
     assert "Sandbox video dQw4w9WgXcQ" in page.locator("table.queue").inner_text()
-    overlay = browser.new_context()
+    page.goto(f"{live_server}/twitch_chat/overlays")  # a secret link for OBS
+    page.fill("input[name=label]", "Main scene")
+    page.locator("#create-link button").click()
+    link = page.locator("tr.overlay-link input.link-url").first.input_value()
+    overlay = browser.new_context()  # OBS: no cookie
     overlay_page = overlay.new_page()
-    overlay_page.context.add_cookies(page.context.cookies())
-    overlay_page.add_init_script(OBSERVE_STREAM)
-    overlay_page.goto(f"{live_server}/twitch_chat/overlay")
-    overlay_page.wait_for_function("window.streamOpen === true")  # changes from now on reach the overlay
+    overlay_page.goto(link)
+    page.goto(f"{live_server}/twitch_chat/recommendations")
     page.locator("tr.recommendation", has_text="dQw4w9WgXcQ").locator("button.accept").click()
     overlay_page.wait_for_function("document.querySelectorAll('#accepted li').length === 1")
     assert "recommended by krill_kim" in overlay_page.locator("#accepted").inner_text()

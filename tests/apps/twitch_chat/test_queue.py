@@ -31,7 +31,6 @@ def test_the_queue_is_for_admins(client, db):
     assert client.get("/twitch_chat/api/recommendations/stream", status=401)
     assert client.patch_json("/twitch_chat/api/recommendations/1", {"status": "accepted"}, status=401)
     assert client.post("/twitch_chat/recommendations/1/accept", status=401)
-    assert client.get("/twitch_chat/overlay", headers={"Accept": "text/html"}, status=303)
 
 
 def ids_on(page) -> list[int]:
@@ -157,9 +156,3 @@ def test_the_live_feed_resumes_after_last_event_id(live_server, admin_headers, d
                       headers={**admin_headers, "Last-Event-ID": str(seen)}) as stream:
         [event] = read_events(stream, 1)
     assert json.loads(event["data"])["recommendation"]["id"] == second
-
-
-def test_the_overlay_page_loads_its_script(admin_client):
-    page = admin_client.get("/twitch_chat/overlay")
-    assert 'id="accepted"' in page.text and "/twitch_chat/static/js/overlay.js" in page.text
-    assert "EventSource" in admin_client.get("/twitch_chat/static/js/overlay.js").text

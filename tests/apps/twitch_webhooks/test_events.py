@@ -181,7 +181,7 @@ def test_events_page_shows_rows_filters_and_next_page(admin_client, db):
     _store(db, "channel.ban")
     page = admin_client.get("/twitch_webhooks/admin/events", params={"type": "channel.follow", "limit": "2"})
     assert page.html.select("#rows tbody tr") and len(page.html.select("#rows tbody tr")) == 2
-    assert "channel.ban" not in page.text
+    assert {row.select("td")[2].text.split()[0] for row in page.html.select("#rows tbody tr")} == {"channel.follow"}
     next_page = admin_client.get(page.html.select_one("#next")["href"])
     assert len(next_page.html.select("#rows tbody tr")) == 1 and next_page.html.select_one("#next") is None
     bad = admin_client.get("/twitch_webhooks/admin/activities", params={"until": "whenever"}, status=400)
@@ -192,5 +192,44 @@ def test_activities_page_lists_points(admin_client, db):
     cheer = _store(db, "channel.cheer")
     page = admin_client.get("/twitch_webhooks/admin/activities")
     cells = [cell.text for cell in page.html.select("#rows tbody td")]
-    assert cheer["user_login"] in cells and str(cheer["bits"]) in cells
+    assert cheer["user_name"] in cells and str(cheer["bits"]) in cells
     assert json.dumps(cheer["message"]) not in page.text  # the page lists activities, not raw events
+
+
+def test_events_page_shows_names_payload_and_marks_simulated_rows(admin_client, db):
+    follow = _store(db, "channel.follow")
+    _store(db, "channel.cheer")
+    cheer = wire.sample_event("channel.cheer", anonymous=True)
+    subscription = wire.subscription_object("channel.cheer", "1337")
+    db.eventsub_subscription.insert(twitch_id=subscription["id"], type="channel.cheer", version="1", condition={},
+                                    transport_method="webhook", status="enabled", created_by_us=True,
+                                    created_at=utcnow(), updated_at=utcnow())
+    eventsub.record_notification(db, message_id="real-1", subscription=subscription, event=cheer,
+                                 transport="webhook", received_at=utcnow())
+    db.commit()
+    rows = admin_client.get("/twitch_webhooks/admin/events").html.select("#rows tbody tr")
+    real, simulated, first = rows
+    assert [cell.text for cell in real.select("td")[3:5]] == ["Cooler_user", "anonymous"]
+    assert "test" not in real.get("class", []) and "test" in simulated["class"]
+    assert first.select("td")[4].text == follow["user_name"]
+    assert json.loads(first.select_one("details.payload pre").text) == follow
+
+
+def test_the_type_picker_offers_the_standard_and_stored_types(admin_client, db):
+    _store(db, "channel.chat.notification")
+    options = [option.text for option in admin_client.get("/twitch_webhooks/admin/events").html.select("#type option")]
+    assert options[0] == "all types" and {"channel.follow", "channel.raid", "channel.chat.notification"} <= set(options)
+
+
+def test_activities_of_simulated_events_are_marked_test(admin_client, db):
+    _store(db, "channel.follow")  # a subscription this system does not know: the simulator's
+    real = wire.subscription_object("channel.raid", "1337")
+    db.eventsub_subscription.insert(twitch_id=real["id"], type="channel.raid", version="1", condition={},
+                                    transport_method="webhook", status="enabled", created_by_us=True,
+                                    created_at=utcnow(), updated_at=utcnow())
+    eventsub.record_notification(db, message_id="real-raid", subscription=real, event=wire.sample_event("channel.raid"),
+                                 transport="webhook", received_at=utcnow())
+    db.commit()
+    rows = admin_client.get("/twitch_webhooks/admin/activities").html.select("#rows tbody tr")
+    assert [(row.select("td")[2].text.split()[0], "test" in row.get("class", [])) for row in rows] == [
+        ("channel.raid", False), ("channel.follow", True)]

@@ -70,7 +70,10 @@
     chartEl.dataset.points = String(view.xs.length);
   }
 
+  const HEADERS = Array.from(document.querySelectorAll("#streams thead th"), (th) => th.textContent);
+
   function renderStats() {
+    document.getElementById("waiting").hidden = view.xs.length > 0 || document.getElementById("waiting").hidden;
     const total = view.series[0].stats;
     document.getElementById("total-current").textContent = fmt(total.current);
     document.getElementById("total-peak").textContent = fmt(total.peak);
@@ -82,8 +85,9 @@
       row.dataset.stream = s.id;
       const t = s.stats;
       [s.label, s.state || "", fmt(t.current), fmt(t.peak), fmt(t.s ? t.vs / t.s : t.current),
-       fmt(t.vs / 3600, 1)].forEach((text) => {
+       fmt(t.vs / 3600, 1)].forEach((text, i) => {
         const cell = document.createElement("td");
+        if (i) cell.dataset.label = HEADERS[i];  // a phone shows each cell with its header
         cell.textContent = text;
         row.appendChild(cell);
       });

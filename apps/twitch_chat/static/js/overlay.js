@@ -1,8 +1,8 @@
-// Stream overlay: the accepted recommendations, refreshed whenever the queue changes.
+// The recommendation overlay: the latest accepted recommendations, refreshed from the link's feed.
 (function () {
   var list = document.getElementById("accepted");
 
-  function item(recommendation) {
+  function card(recommendation) {
     var li = document.createElement("li");
     if (recommendation.thumbnail_url) {
       var img = document.createElement("img");
@@ -12,22 +12,19 @@
     }
     var text = document.createElement("div");
     var title = document.createElement("div");
-    title.textContent = recommendation.title || recommendation.url;
+    title.className = "title";
+    title.textContent = recommendation.title;
     var who = document.createElement("div");
     who.className = "who";
     who.textContent = "recommended by " + recommendation.user;
-    text.appendChild(title);
-    text.appendChild(who);
+    text.append(title, who);
     li.appendChild(text);
     return li;
   }
 
-  function refresh() {
-    fetch("/twitch_chat/api/recommendations?status=accepted&limit=5", {credentials: "same-origin"})
-      .then(function (response) { return response.ok ? response.json() : {recommendations: []}; })
-      .then(function (data) { list.replaceChildren.apply(list, data.recommendations.map(item)); });
-  }
-
-  refresh();
-  new EventSource("/twitch_chat/api/recommendations/stream").addEventListener("recommendation", refresh);
+  window.overlayFeed({
+    url: function () { return document.body.dataset.feed; },
+    interval: 3,
+    update: function (data) { list.replaceChildren.apply(list, data.recommendations.map(card)); }
+  });
 })();
