@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import hmac
+from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from shared.crypto import TokenError, digest, new_token, sign_token, verify_token
@@ -32,6 +34,32 @@ def check_api_key(value: str | None, settings: Settings | None = None) -> bool:
     settings = settings or get_settings()
     return bool(settings.admin_api_key and value) and hmac.compare_digest(
         value.encode(), settings.admin_api_key.encode())
+
+
+class ServiceCaller(Protocol):
+    """What a module's service account tells other modules about itself."""
+
+    name: str
+    helix_methods: frozenset[str]  # HTTP methods it may send through helix_proxy with the app token
+
+
+#: authenticate(client_id, client_secret) → ServiceCaller | None of the module that keeps service
+#: accounts (twitch_webhooks' hub): modules never import each other, they ask the core
+_service_authenticators: list[Callable[[str | None, str | None], ServiceCaller | None]] = []
+
+
+def register_service_authenticator(authenticate: Callable[[str | None, str | None], ServiceCaller | None]) -> None:
+    if authenticate not in _service_authenticators:
+        _service_authenticators.append(authenticate)
+
+
+def authenticate_service(client_id: str | None, client_secret: str | None) -> ServiceCaller | None:
+    """The service account these credentials belong to (in any module that keeps some), or None."""
+    for authenticate in _service_authenticators:
+        account = authenticate(client_id, client_secret)
+        if account is not None:
+            return account
+    return None
 
 
 def session_token(settings: Settings | None = None) -> str:
