@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -416,6 +417,7 @@ def subscription_secret(db, subscription: Mapping, *, pending: bool = False) -> 
 #: it is checked again with the secret stored now, so a new secret applies at once; the messages
 #: of a subscription deleted here (signed by Twitch with the secret we gave it) pass this long.
 SECRET_MAX_AGE = 60.0
+SUBSCRIPTION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")  # Twitch's are UUIDs; eventsub_subscription.twitch_id is 64
 
 
 def signing_secrets(db, subscription: object, *, pending: bool = False) -> Iterator[str]:
@@ -424,15 +426,18 @@ def signing_secrets(db, subscription: object, *, pending: bool = False) -> Itera
     caller asks for more, the one stored now. Without a secret of its own (or a subscription
     object) it is TWITCH_WEBHOOK_SECRET. A challenge (`pending`) always reads the database."""
     default = get_settings().twitch_webhook_secret
-    if not isinstance(subscription, Mapping) or not subscription.get("id"):
+    twitch_id = subscription.get("id") if isinstance(subscription, Mapping) else None
+    if not isinstance(twitch_id, str) or not SUBSCRIPTION_ID.fullmatch(twitch_id):
         yield default
         return
-    twitch_id, cache = str(subscription["id"]), get_local_cache("subscription-secrets")
+    cache = get_local_cache("subscription-secrets")
     remembered = None if pending else cache.get(twitch_id)
     if remembered is not None:
-        yield remembered or default
-    current = subscription_secret(db, subscription, pending=pending) or ""
-    if not pending:
+        yield remembered
+    current = subscription_secret(db, subscription, pending=pending)
+    # The id is not verified yet: only the id of a subscription we hold a secret for is kept, so
+    # unsigned messages with made-up ids store nothing
+    if current and not pending:
         cache.set(twitch_id, current, SECRET_MAX_AGE)
-    if current != remembered:
+    if remembered is None or current != remembered:
         yield current or default
