@@ -12,12 +12,15 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.client import responses as reasons
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
+from urllib.parse import quote
 
 import py4web
 import pydal.validators
 from py4web.core import wsgi
 
+from shared.adminauth import COOKIE, check_api_key, is_valid_session
 from shared.metrics import LANE_ROUTE, MULTIPROCESS_DIR, metrics_middleware
 from shared.settings import APPS_FOLDER, Settings, get_settings
 
@@ -92,12 +95,39 @@ def load_apps(app_names: list[str] | None = None, quiet: bool = False):
     return _loaded[names]
 
 
+def dashboard_enabled(settings: Settings) -> bool:
+    """py4web's _dashboard reads and writes app files: only when DASHBOARD_ENABLED, never in production."""
+    return settings.dashboard_enabled and not settings.is_production
+
+
 def _extra_apps() -> list[str]:
-    return ["_dashboard"] if (APPS_FOLDER / "_dashboard").exists() and not get_settings().is_production else []
+    settings = get_settings()
+    return ["_dashboard"] if (APPS_FOLDER / "_dashboard").exists() and dashboard_enabled(settings) else []
+
+
+@fast_lane("/_dashboard")
+def dashboard_gate(environ: dict) -> LaneAnswer | None:
+    """The dashboard sits behind the admin login (and its attempt limit): anyone else is sent to
+    /login (a page) or answered 401, before the dashboard's own password form is reachable."""
+    if not dashboard_enabled(get_settings()):
+        return None
+    cookies = SimpleCookie()
+    with contextlib.suppress(CookieError):
+        cookies.load(environ.get("HTTP_COOKIE", ""))
+    session = cookies[COOKIE].value if COOKIE in cookies else None
+    if check_api_key(environ.get("HTTP_X_ADMIN_KEY")) or is_valid_session(session):
+        return None
+    if environ.get("REQUEST_METHOD") == "GET":
+        target = quote(environ.get("PATH_INFO", "/_dashboard"), safe="")
+        return LaneAnswer(303, [("Location", f"/login?next={target}"), ("Content-Length", "0")], b"", "/_dashboard")
+    body = b'{"error": "Unauthorized", "status": 401, "message": "admin authentication required: log in at /login"}'
+    return LaneAnswer(401, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body,
+                      "/_dashboard")
 
 
 def install_dashboard(settings: Settings) -> None:
-    """Development only: py4web's _dashboard, its password being ADMIN_PASSWORD."""
+    """DASHBOARD_ENABLED in development: py4web's _dashboard, behind the admin login, then its
+    own password (ADMIN_PASSWORD)."""
     target = APPS_FOLDER / "_dashboard"
     if not target.exists():
         archive = Path(py4web.__file__).parent / "assets" / "py4web.app._dashboard.zip"
@@ -130,7 +160,7 @@ def serve(host: str, port: int, settings: Settings | None = None) -> None:
     from granian.server import Server
 
     settings = settings or get_settings()
-    if not settings.is_production:
+    if dashboard_enabled(settings):
         install_dashboard(settings)
     log.info("web server on http://%s:%s (%d process%s)", host, port, settings.web_workers,
              "es" if settings.web_workers > 1 else "")
