@@ -84,13 +84,17 @@ def cookie_options(secure: bool, settings: Settings | None = None) -> dict:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after login."""
-    if not target:
+    """Only same-site relative paths are followed after login: browsers read a backslash as a slash
+    (`/\\evil.example` is another site) and control characters split headers, so neither passes."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if not target.isprintable():
         return "/"
-    return target
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return "/"
+    return "/" if parts.scheme or parts.netloc else target
 
 
 def create_magic_link(db, settings: Settings | None = None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from py4web import action, request, response
 from py4web.core import redirect
@@ -141,7 +141,8 @@ def queue_operation(recommendation_id, operation):
             reco.set_status(db, recommendation_id, target)
     except RecoError as err:
         raise json_error(err.status, err.message) from None
-    back = request.forms.get("back") or ""
+    # the queue's filters, encoded again: nothing else (a CR/LF, another site) reaches the Location header
+    back = urlencode(parse_qsl(request.forms.get("back") or ""))
     redirect("/twitch_chat/recommendations" + (f"?{back}" if back else ""))
 
 

@@ -1,5 +1,7 @@
 import datetime
 
+import pytest
+
 from shared.adminauth import create_magic_link
 from shared.db import utcnow
 from tests.conftest import TEST_ENV
@@ -30,10 +32,18 @@ def test_login_sets_a_signed_httponly_lax_cookie_and_follows_next(client):
     assert client.get("/").status == "200 OK"
 
 
-def test_login_never_redirects_off_site(client):
-    for target in ("//evil.test/x", "https://evil.test/", "javascript:alert(1)"):
+def test_login_never_redirects_off_site(client, configure):
+    configure(LOGIN_MAX_ATTEMPTS="20")
+    for target in ("//evil.test/x", "https://evil.test/", "javascript:alert(1)", "/\\evil.test/x", "/\\/evil.test",
+                   "/x\r\nSet-Cookie: a=b", "http://[x"):
         response = client.post("/login", {"password": TEST_ENV["ADMIN_PASSWORD"], "next": target}, status=303)
         assert response.location == "/"
+
+
+@pytest.mark.parametrize("query", ["next=http://[x", "next=%2F%5Cevil.example%2Fx", "next=%2Fa%0D%0ALocation:%20x"])
+def test_a_malformed_next_shows_the_login_page(client, query):
+    page = client.get(f"/login?{query}")
+    assert page.status_int == 200 and page.forms[0]["next"].value == "/"
 
 
 def test_password_attempts_are_rate_limited_per_client(client, configure):
