@@ -4,6 +4,7 @@ one page shell (Page) that every app's templates extend."""
 from __future__ import annotations
 
 import http.client
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -13,17 +14,27 @@ from py4web.core import HTTP, Fixture, Session, Template, redirect
 
 from shared.adminauth import COOKIE, check_api_key, is_valid_session
 from shared.db import get_db
+from shared.guard import HeldStream, StreamRefused, held_stream
 from shared.registry import discover
 from shared.settings import get_settings
 
+STREAM_RETRY_AFTER_S = 10
 db = get_db()
 session = Session(secret=get_settings().auth_secret, expiration=3600, name="waddlebot_session")
 
 
-def json_error(status: int, message: str, **extra) -> HTTP:
+def json_error(status: int, message: str, headers: dict[str, str] | None = None, **extra) -> HTTP:
     """An HTTP error with a JSON body {"error", "status", "message"} that says what to fix."""
     body = {"error": http.client.responses.get(status, "Error"), "status": status, "message": message, **extra}
-    return HTTP(status, body=body, headers={"Content-Type": "application/json"})
+    return HTTP(status, body=body, headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def live_stream(body: Iterator[bytes]) -> HeldStream:
+    """An SSE body within the live-stream caps (in all and per client); 503 + Retry-After when full."""
+    try:
+        return held_stream(body, client_address())
+    except StreamRefused as err:
+        raise json_error(503, str(err), headers={"Retry-After": str(STREAM_RETRY_AFTER_S)}) from None
 
 
 def client_address(environ: dict | None = None) -> str:

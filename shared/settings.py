@@ -181,6 +181,10 @@ class Settings(BaseSettings):
     history_max_points: int = Field(2000, ge=10, description="points per series before downsampling")
     export_retention_hours: int = Field(24, ge=1, description="hours an export file is kept")
     sse_heartbeat_seconds: float = Field(15.0, gt=0, description="seconds between SSE heartbeat comments")
+    sse_max_streams: int = Field(
+        32, ge=1, description="live (SSE) streams served at once per web process (at most half of WEB_THREADS)")
+    sse_max_streams_per_client: int = Field(4, ge=1, description="live (SSE) streams one client address may hold")
+    request_max_body_bytes: int = Field(2 * 2**20, ge=1024, description="largest request body accepted (413 beyond)")
 
     # ---------------------------------------------------------------------------------------
     @property

@@ -21,6 +21,7 @@ import pydal.validators
 from py4web.core import wsgi
 
 from shared.adminauth import COOKIE, check_api_key, is_valid_session
+from shared.guard import bounded_bodies
 from shared.metrics import LANE_ROUTE, MULTIPROCESS_DIR, metrics_middleware
 from shared.settings import APPS_FOLDER, Settings, get_settings
 
@@ -75,6 +76,12 @@ def _with_lanes(app):
     return wrapped
 
 
+def _client_address(environ: dict) -> str:
+    from shared.fixtures import client_address  # the fixtures open the database: not at import
+
+    return client_address(environ)
+
+
 def module_app_names() -> list[str]:
     """The app folders that are WaddleBot modules (they carry a manifest)."""
     return sorted(path.name for path in APPS_FOLDER.iterdir() if (path / "manifest.json").exists())
@@ -91,7 +98,7 @@ def load_apps(app_names: list[str] | None = None, quiet: bool = False):
         os.environ["PY4WEB_APP_NAMES"] = names
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             app = wsgi(apps_folder=str(APPS_FOLDER), yes=True, logging_level=logging.WARNING, app_names=names)
-        _loaded[names] = metrics_middleware(_with_lanes(app))
+        _loaded[names] = metrics_middleware(bounded_bodies(_with_lanes(app), _client_address))
     return _loaded[names]
 
 

@@ -12,7 +12,7 @@ from apps.livepulse.csvexport import DEFAULT_BATCH, KINDS, MAX_BATCH, CsvSpec, c
 from apps.livepulse.params import InputError, Window, parse_int, parse_time, parse_window
 from apps.livepulse.samples import ts_of_sample
 from apps.livepulse.sse import database, event_stream
-from shared.fixtures import Page, admin, db, json_error
+from shared.fixtures import Page, admin, db, json_error, live_stream
 from shared.settings import get_settings
 
 FILE_BLOCK = 64 * 1024
@@ -80,7 +80,7 @@ def stream(event_id):
     response.headers["Content-Type"] = "text/event-stream; charset=utf-8"
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
-    return event_stream(int(event.id), after, settings.sse_heartbeat_seconds)
+    return live_stream(event_stream(int(event.id), after, settings.sse_heartbeat_seconds))
 
 
 # -- CSV (admin) -----------------------------------------------------------------------------------

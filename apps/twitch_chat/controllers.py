@@ -13,7 +13,7 @@ from py4web.core import redirect
 
 from apps.twitch_chat import reco
 from apps.twitch_chat.reco import RecoError
-from shared.fixtures import Page, admin, db, json_error
+from shared.fixtures import Page, admin, db, json_error, live_stream
 from shared.settings import get_settings
 
 #: the queue page's buttons: operation → (label, status it sets); "delete" removes the row
@@ -210,7 +210,7 @@ def api_stream():
     after = int(last) if last.isdigit() else _current_event_id()
     response.headers.update({"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                              "X-Accel-Buffering": "no"})
-    return _event_stream(after, get_settings().sse_heartbeat_seconds)
+    return live_stream(_event_stream(after, get_settings().sse_heartbeat_seconds))
 
 
 def _current_event_id() -> int:
