@@ -188,8 +188,11 @@ def _sqlite_pragmas(adapter) -> None:
 
 
 def _folder(settings: Settings) -> Path:
+    """var/db, and var/ itself, readable by this user only: the SQLite file and secrets.json are there."""
     folder = settings.var_dir / "db"
     folder.mkdir(parents=True, exist_ok=True)
+    for private in (settings.var_dir, folder):
+        private.chmod(0o700)
     return folder
 
 

@@ -227,8 +227,10 @@ def _generated_secrets(var_dir: Path, missing: list[str]) -> dict[str, str]:
     created = [name for name in missing if name not in stored]
     if created:
         stored.update({name: secrets.token_urlsafe(32) for name in created})
-        var_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stored, indent=2))
+        var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+        with os.fdopen(descriptor, "w") as secrets_file:
+            secrets_file.write(json.dumps(stored, indent=2))
         path.chmod(0o600)
         log.warning("generated development secrets for %s in %s", ", ".join(created), path)
     return {name: stored[name] for name in missing}

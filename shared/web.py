@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import os
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from urllib.parse import quote
 
 import py4web
 import pydal.validators
-from py4web.core import wsgi
+from py4web.core import error_logger, wsgi
 
 from shared.adminauth import COOKIE, check_api_key, is_valid_session
 from shared.guard import bounded_bodies
@@ -82,6 +83,16 @@ def _client_address(environ: dict) -> str:
     return client_address(environ)
 
 
+class LoggedErrors:
+    """py4web's error logger: the traceback goes to our (redacting) log only, under a short id that
+    the error page shows; nothing is written to disk."""
+
+    def log(self, app_name: str, snapshot: dict) -> str:
+        ticket = uuid.uuid4().hex[:12]
+        log.error("error %s in %s (traceback logged above by py4web)", ticket, app_name)
+        return ticket
+
+
 def module_app_names() -> list[str]:
     """The app folders that are WaddleBot modules (they carry a manifest)."""
     return sorted(path.name for path in APPS_FOLDER.iterdir() if (path / "manifest.json").exists())
@@ -98,6 +109,9 @@ def load_apps(app_names: list[str] | None = None, quiet: bool = False):
         os.environ["PY4WEB_APP_NAMES"] = names
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             app = wsgi(apps_folder=str(APPS_FOLDER), yes=True, logging_level=logging.WARNING, app_names=names)
+        # py4web stores a ticket per error (its traceback and every frame's variables, settings and
+        # their passwords included) in a database that grows with every 500; we log it instead
+        error_logger.database_logger = LoggedErrors()
         _loaded[names] = metrics_middleware(bounded_bodies(_with_lanes(app), _client_address))
     return _loaded[names]
 
