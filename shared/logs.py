@@ -56,7 +56,7 @@ class JsonFormatter(logging.Formatter):
 
 def _secret_values(settings: Settings) -> list[str]:
     names = [*GENERATED_SECRETS, "ADMIN_API_KEY", "TWITCH_APP_SECRET", "TWITCH_OAUTH_TOKEN",
-             "TWITCH_WEBHOOK_SECRET", "YT_API_KEY", "WADDLEBOT_API_KEY"]
+             "TWITCH_WEBHOOK_SECRET", "YT_API_KEY", "WADDLEBOT_API_KEY", "METRICS_TOKEN"]
     raw = [urlsplit(url).password or "" for url in (settings.database_url, settings.redis_url)]
     passwords = [value for password in raw for value in (password, unquote(password))]
     return [getattr(settings, name.lower()) for name in names] + passwords

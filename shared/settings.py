@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     login_max_attempts: int = Field(5, ge=1, description="password attempts allowed per client per window")
     login_window_seconds: int = Field(300, ge=1, description="window of the login attempt limit")
     magic_link_ttl_minutes: int = Field(15, ge=1, description="lifetime of a one-time admin magic link")
+    metrics_token: str = Field(
+        "", description="when set, GET /metrics needs Authorization: Bearer <this> (or an admin)")
     dashboard_enabled: bool = Field(
         False, description="serve py4web's _dashboard (development only; behind the admin login, then ADMIN_PASSWORD)")
     worker_heartbeat_seconds: int = Field(5, ge=1, description="how often the worker reports it is alive")

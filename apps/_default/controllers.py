@@ -1,5 +1,7 @@
 """Admin home, login (password and magic link), /health and /metrics."""
 
+import hmac
+
 from py4web import action, request, response
 from py4web.core import redirect
 
@@ -13,9 +15,10 @@ from shared.adminauth import (
     safe_next,
     session_token,
 )
-from shared.fixtures import Page, admin, client_address, db, json_error
+from shared.fixtures import Page, admin, client_address, db, is_admin, json_error
 from shared.health import system_health
 from shared.metrics import render as render_metrics
+from shared.settings import get_settings
 
 
 def _start_session() -> None:
@@ -71,13 +74,19 @@ def magic(token):
 @action("health", method=["GET"])
 @action.uses(db)
 def health():
+    """Up or degraded (200/503) for anyone; the components and modules for an admin."""
     healthy, report = system_health()
     response.status = 200 if healthy else 503
-    return report
+    return report if is_admin() else {"status": report["status"]}
 
 
 @action("metrics", method=["GET"])
 def metrics():
+    """Prometheus metrics; with METRICS_TOKEN set, for `Authorization: Bearer <token>` or an admin."""
+    token = get_settings().metrics_token
+    if token and not (is_admin() or hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                                        f"Bearer {token}".encode())):
+        raise json_error(401, "metrics need Authorization: Bearer <METRICS_TOKEN> (or an admin)")
     body, content_type = render_metrics()
     response.headers["Content-Type"] = content_type
     return body

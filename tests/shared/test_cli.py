@@ -72,7 +72,9 @@ def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c
                                env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     try:
-        health = _wait_healthy(f"http://127.0.0.1:{port}/health").json()
+        _wait_healthy(f"http://127.0.0.1:{port}/health")
+        health = requests.get(f"http://127.0.0.1:{port}/health", headers={"X-Admin-Key": TEST_ENV["ADMIN_API_KEY"]},
+                              timeout=5).json()
         assert health["components"]["worker"]["services"]["_default.outbox"] == "running"
         assert "Admin login" in requests.get(f"http://127.0.0.1:{port}/login", timeout=5).text
         assert "waddlebot_http_requests_total" in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text

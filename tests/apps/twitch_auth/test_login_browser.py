@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from tests.apps.twitch_auth.twitch_fakes import token_body, twitch_settings, validate_body
+from tests.conftest import TEST_ENV
 
 
 class FakeTwitch(BaseHTTPRequestHandler):
@@ -60,6 +61,9 @@ def fake_twitch(configure, live_server, db):
 
 @pytest.mark.browser
 def test_a_person_connects_their_twitch_account(live_server, page, fake_twitch, db):
+    page.goto(f"{live_server}/login")  # the Continue link leads to the account's status, an admin page
+    page.fill("#password", TEST_ENV["ADMIN_PASSWORD"])
+    page.click("button[type=submit]")
     page.goto(f"{live_server}/twitch_auth/login?scopes=user:read:email&next=/twitch_auth/status?user_id=1234")
     assert page.locator("h1").inner_text() == "Connected to Twitch"
     assert page.locator("#login").inner_text() == "alice"
