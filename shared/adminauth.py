@@ -10,7 +10,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from shared.crypto import TokenError, digest, new_token, sign_token, verify_token
-from shared.db import utcnow
+from shared.db import get_db, utcnow
 from shared.ratelimit import allow
 from shared.settings import Settings, get_settings
 
@@ -63,18 +63,41 @@ def authenticate_service(client_id: str | None, client_secret: str | None) -> Se
 
 
 def session_token(settings: Settings | None = None) -> str:
+    """A signed admin session; its id (jti) is what log-out revokes."""
     settings = settings or get_settings()
-    return sign_token(PURPOSE, settings.session_ttl_hours * 3600, sub="admin")
+    return sign_token(PURPOSE, settings.session_ttl_hours * 3600, sub="admin", jti=new_token(16))
 
 
-def is_valid_session(token: str | None) -> bool:
+def _session_claims(token: str | None) -> dict | None:
     if not token:
-        return False
+        return None
     try:
-        verify_token(token, PURPOSE)
+        claims = verify_token(token, PURPOSE)
     except TokenError:
+        return None
+    return claims if isinstance(claims.get("jti"), str) and len(claims["jti"]) <= 64 else None
+
+
+def is_valid_session(token: str | None, db=None) -> bool:
+    """A signed, unexpired admin session that was not logged out (one indexed lookup, only for a
+    cookie whose signature holds)."""
+    claims = _session_claims(token)
+    if claims is None:
         return False
-    return True
+    db = db or get_db()
+    return db(db.admin_session_revoked.jti == claims["jti"]).isempty()
+
+
+def end_session(db, token: str | None) -> None:
+    """Log-out: the session stops working everywhere (copies of the cookie included)."""
+    claims = _session_claims(token)
+    if claims is None:
+        return
+    table, now = db.admin_session_revoked, utcnow()
+    db(table.expires_at < now).delete()  # an expired session is refused anyway
+    if db(table.jti == claims["jti"]).isempty():
+        table.insert(jti=claims["jti"], expires_at=datetime.datetime.fromtimestamp(claims["exp"], datetime.UTC)
+                     .replace(tzinfo=None))
 
 
 def cookie_options(secure: bool, settings: Settings | None = None) -> dict:

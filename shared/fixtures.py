@@ -61,6 +61,9 @@ def is_admin() -> bool:
 class AdminAuth(Fixture):
     """Admin pages redirect to the login page; admin APIs answer 401 JSON."""
 
+    def __init__(self):
+        self.__prerequisites__ = [db]  # a session cookie is checked against the log-outs
+
     def on_request(self, context):
         if is_admin():
             return
@@ -95,6 +98,10 @@ def navigation(path: str) -> list[dict]:
 class Page(Template):
     """An app's page template, rendered inside the core's shell: templates start with
     `[[extend shell]]` and get `signed_in` and `navigation` (from the manifests' admin_pages)."""
+
+    def __init__(self, filename: str, path: str | None = None, delimiters: str = "[[ ]]"):
+        super().__init__(filename, path, delimiters)
+        self.__prerequisites__ = [db]  # signed_in checks the session against the log-outs
 
     def on_success(self, context):
         if isinstance(context.get("output"), dict):

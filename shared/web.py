@@ -126,6 +126,16 @@ def _extra_apps() -> list[str]:
     return ["_dashboard"] if (APPS_FOLDER / "_dashboard").exists() and dashboard_enabled(settings) else []
 
 
+def _valid_session(session: str | None) -> bool:
+    """is_valid_session before py4web's fixtures: its read transaction ends here."""
+    from shared.db import get_db
+
+    try:
+        return is_valid_session(session)
+    finally:
+        get_db().rollback()
+
+
 @fast_lane("/_dashboard")
 def dashboard_gate(environ: dict) -> LaneAnswer | None:
     """The dashboard sits behind the admin login (and its attempt limit): anyone else is sent to
@@ -136,7 +146,7 @@ def dashboard_gate(environ: dict) -> LaneAnswer | None:
     with contextlib.suppress(CookieError):
         cookies.load(environ.get("HTTP_COOKIE", ""))
     session = cookies[COOKIE].value if COOKIE in cookies else None
-    if check_api_key(environ.get("HTTP_X_ADMIN_KEY")) or is_valid_session(session):
+    if check_api_key(environ.get("HTTP_X_ADMIN_KEY")) or _valid_session(session):
         return None
     if environ.get("REQUEST_METHOD") == "GET":
         target = quote(environ.get("PATH_INFO", "/_dashboard"), safe="")

@@ -12,6 +12,7 @@ from shared.adminauth import (
     check_password,
     consume_magic_link,
     cookie_options,
+    end_session,
     safe_next,
     session_token,
 )
@@ -55,7 +56,9 @@ def login():
 
 
 @action("logout", method=["POST"])
+@action.uses(db)
 def logout():
+    end_session(db, request.get_cookie(COOKIE))
     response.delete_cookie(COOKIE, path="/")
     redirect("/login")
 
@@ -81,6 +84,7 @@ def health():
 
 
 @action("metrics", method=["GET"])
+@action.uses(db)
 def metrics():
     """Prometheus metrics; with METRICS_TOKEN set, for `Authorization: Bearer <token>` or an admin."""
     token = get_settings().metrics_token

@@ -1,6 +1,8 @@
 import datetime
 
+import jwt
 import pytest
+from webtest import TestApp
 
 from shared.adminauth import create_magic_link
 from shared.db import utcnow
@@ -88,6 +90,23 @@ def test_an_expired_or_unknown_magic_link_is_refused(client, db):
 def test_logout_clears_the_session(admin_client):
     admin_client.post("/logout", status=303)
     admin_client.get("/", headers={"Accept": "text/html"}, status=303)
+
+
+def test_logout_ends_the_session_for_a_copied_cookie_too(admin_client, wsgi_app):
+    copied = admin_client.cookies["waddlebot_admin"]
+    thief = TestApp(wsgi_app, extra_environ={"REMOTE_ADDR": "127.0.0.1"})
+    thief.set_cookie("waddlebot_admin", copied)
+    thief.get("/", status=200)
+    admin_client.post("/logout", status=303)
+    thief.get("/", headers={"Accept": "text/html"}, status=303)
+    thief.post("/outbox/1/retry", status=401)
+
+
+def test_a_session_token_without_expiry_is_refused(client):
+    forever = jwt.encode({"pur": "admin", "sub": "admin", "iat": 0, "jti": "x" * 22}, TEST_ENV["AUTH_SECRET"],
+                         algorithm="HS256")
+    client.set_cookie("waddlebot_admin", forever)
+    client.post("/outbox/1/retry", status=401)
 
 
 def test_behind_a_trusted_proxy_attempts_count_per_forwarded_client(client, configure):
