@@ -13,6 +13,7 @@ from apps.livepulse.params import InputError, Window, parse_int, parse_time, par
 from apps.livepulse.samples import ts_of_sample
 from apps.livepulse.sse import database, event_stream
 from shared.fixtures import Page, admin, db, json_error, live_stream
+from shared.headers import allow_embedding
 from shared.settings import get_settings
 
 FILE_BLOCK = 64 * 1024
@@ -35,6 +36,7 @@ def _stream_of(event, stream_id: int):
 def dashboard(event_id):
     event = readable_event(db, event_id)
     token = request.query.get("token") or ""
+    allow_embedding()  # a public link's dashboard may sit in another site's iframe
     return {"event": event, "token": token, "page_title": f"{event.name} · LivePulse",
             "poll_seconds": get_settings().poll_interval_seconds}
 

@@ -14,6 +14,7 @@ from py4web.core import redirect
 from apps.twitch_chat import reco
 from apps.twitch_chat.reco import RecoError
 from shared.fixtures import Page, admin, db, json_error, live_stream
+from shared.headers import allow_embedding
 from shared.settings import get_settings
 
 #: the queue page's buttons: operation → (label, status it sets); "delete" removes the row
@@ -224,4 +225,5 @@ def _current_event_id() -> int:
 @action.uses(Page("overlay.html"), admin)
 def overlay():
     """A page for the streaming software: the accepted recommendations, updated live."""
+    allow_embedding()
     return {}
