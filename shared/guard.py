@@ -111,13 +111,11 @@ def _has_body(environ: dict) -> bool:
         "HTTP_TRANSFER_ENCODING", "").lower()
 
 
-def _read_all(stream, length: int | None, limit: int) -> bytes:
-    """The body: `length` bytes (its Content-Length), else up to limit + 1 (one more tells it is
-    too large). Never a read past the end: a server's input may wait for bytes that never come."""
-    wanted = length if length is not None else limit + 1
+def _read_all(stream, length: int) -> bytes:
+    """The body's `length` bytes (its Content-Length); never a read past its end."""
     chunks, size = [], 0
-    while size < wanted:
-        chunk = stream.read(min(READ_CHUNK, wanted - size))
+    while size < length:
+        chunk = stream.read(min(READ_CHUNK, length - size))
         if not chunk:
             break
         chunks.append(chunk)
@@ -136,9 +134,10 @@ def _refuse(start_response, status: str, message: str, retry_after: int | None =
 
 
 def bounded_bodies(app, client_of: Callable[[dict], str]):
-    """WSGI middleware: a body is read in full before `app` runs (413 beyond REQUEST_MAX_BODY_BYTES),
-    while a client has at most BODIES_PER_CLIENT bodies being read and all clients a quarter of
-    WEB_THREADS (503 beyond): stalled bodies never hold more than that share of the threads.
+    """WSGI middleware: a body is read in full before `app` runs (413 beyond REQUEST_MAX_BODY_BYTES;
+    a chunked one is read by the app, within its slot) while a client has at most BODIES_PER_CLIENT
+    bodies being read and all clients a quarter of WEB_THREADS (503 beyond): stalled bodies never
+    hold more than that share of the threads.
 
     Granian cannot cut a stalled body off (it has no body timeout, and a read left behind blocks
     the worker), so cutting off is nginx's job (client_body_timeout, docker/nginx.conf)."""
@@ -150,23 +149,26 @@ def bounded_bodies(app, client_of: Callable[[dict], str]):
         try:
             declared = int(environ["CONTENT_LENGTH"]) if environ.get("CONTENT_LENGTH") else None
         except ValueError:
-            return _refuse(start_response, "400 Bad Request", "Content-Length is not a number")
-        if declared is not None and (declared > limit or declared < 0):
+            declared = -1
+        if declared is not None and declared < 0:
+            return _refuse(start_response, "400 Bad Request", "Content-Length is not a number of bytes")
+        if declared is not None and declared > limit:
             return _refuse(start_response, "413 Request Entity Too Large",
                            f"the body exceeds REQUEST_MAX_BODY_BYTES ({limit} bytes)")
         client, slots = client_of(environ), _body_slots()
         refusal = slots.take(client)
         if refusal is not None:
             return _refuse(start_response, "503 Service Unavailable", f"too many bodies being sent ({refusal})", 1)
+        if declared is None:  # chunked: the framework decodes it while the app reads, within the slot
+            try:
+                return app(environ, start_response)
+            finally:
+                slots.give_back(client)
         try:
-            body = _read_all(environ["wsgi.input"], declared, limit)
+            body = _read_all(environ["wsgi.input"], declared)
         finally:
             slots.give_back(client)
-        if len(body) > limit:
-            return _refuse(start_response, "413 Request Entity Too Large",
-                           f"the body exceeds REQUEST_MAX_BODY_BYTES ({limit} bytes)")
-        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["wsgi.input"] = io.BytesIO(body)
         return app(environ, start_response)
 
     return wrapped

@@ -1,4 +1,5 @@
-"""Security headers on every answer, and the scheme users reach us at (PUBLIC_URL).
+"""Security headers on every answer, the scheme users reach us at (PUBLIC_URL), and state changes
+by browsers only from our own pages (Origin check).
 
 Pages may only be framed by this site unless their route says otherwise (allow_embedding: the
 OBS overlay, the LivePulse dashboard); scripts, styles and forms come from this site; images
@@ -6,6 +7,7 @@ may come from any https site (thumbnails)."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 from py4web import response
@@ -44,5 +46,50 @@ def security_headers(app):
             return start_response(status, headers + extra, exc_info)
 
         return app(environ, with_headers)
+
+    return wrapped
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _origin(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port and port != default else "")
+
+
+def our_origins(environ: dict) -> set[str]:
+    """PUBLIC_URL's origin and the one the browser addressed (scheme + Host), as a browser writes them."""
+    origins = {_origin(get_settings().public_url)}
+    host = environ.get("HTTP_HOST")
+    if host:
+        origins.add(_origin(f"{environ.get('wsgi.url_scheme', 'http')}://{host}"))
+    return {origin for origin in origins if origin}
+
+
+def same_origin_only(app):
+    """WSGI middleware against cross-site request forgery: a state-changing request that carries
+    cookies (so a browser's, possibly sent by another site's page, even a sibling subdomain's or
+    another port's) must come from one of our_origins by its Origin header (else Referer); 403
+    otherwise. Scripts and services send no cookies and are not concerned."""
+
+    def wrapped(environ, start_response):
+        if environ.get("REQUEST_METHOD") in UNSAFE_METHODS and environ.get("HTTP_COOKIE"):
+            claimed = environ.get("HTTP_ORIGIN") or environ.get("HTTP_REFERER")
+            if claimed is not None and _origin(claimed) not in our_origins(environ):
+                body = json.dumps({"error": "Forbidden", "status": 403, "message": (
+                    f"a request from {claimed[:100]!r} may not change anything here: use this site's own pages, "
+                    "or send no cookies (X-Admin-Key)")}).encode()
+                start_response("403 Forbidden", [("Content-Type", "application/json"),
+                                                 ("Content-Length", str(len(body)))])
+                return [body]
+        return app(environ, start_response)
 
     return wrapped

@@ -125,7 +125,7 @@ def create_export(event_id):
     event = admin_event(db, event_id)
     try:
         body = request.json if (request.content_type or "").startswith("application/json") else None
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
         raise json_error(400, 'send a JSON object: {"type": "total" | "streams" | "stream", "sid", "minutes", '

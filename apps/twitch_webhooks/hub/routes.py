@@ -106,9 +106,11 @@ def list_bots():
 def _json_body() -> object:
     if request.content_length > MAX_BODY:
         raise json_error(413, f"the body exceeds {MAX_BODY} bytes")
+    if request.content_length and not request.content_type.startswith("application/json"):
+        raise json_error(415, "send the body with Content-Type: application/json", field="body")
     try:
         return json.loads(request.body.read(MAX_BODY) or b"null")
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise json_error(422, f"body: malformed JSON ({err})", field="body") from None
 
 
