@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     eventsub_bot: str = Field("", description="bot account whose token opens the EventSub WebSocket")
     waddlebot_ws_port: int = Field(8001, ge=1, le=65535, description="port of the hub WebSocket (/ws/events)")
     hub_allow_private_webhooks: bool = Field(False, description="allow hub webhooks to private/loopback addresses")
+    hub_max_connections_per_account: int = Field(
+        10, ge=1, description="hub WebSocket connections one service account may hold at once")
     # --- chat and !reco -------------------------------------------------------------------
     twitch_irc_url: WsUrl = Field("wss://irc-ws.chat.twitch.tv:443", description="Twitch IRC WebSocket URL")
     chat_bot: str = Field("", description="bot account the chat listener uses (default: the static bot)")

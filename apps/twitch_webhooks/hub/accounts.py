@@ -3,6 +3,7 @@ once (at creation or regeneration) and stored as a salted scrypt hash."""
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import threading
@@ -138,13 +139,22 @@ class _Verified:
 _verified = _Verified(VERIFIED_CACHE_SIZE)
 
 
+@functools.lru_cache(maxsize=1)
+def _unknown_client_hash() -> str:
+    """A hash no secret matches, checked for unknown client ids."""
+    return hash_secret(new_token(32))
+
+
 def authenticate(client_id: str | None, secret: str | None, db=None) -> ServiceAccount | None:
     """The account these credentials belong to, or None."""
     if not client_id or not secret or len(client_id) > 64 or len(secret) > 200:
         return None
     db = db or get_db()
     row = db(db.hub_service_account.client_id == client_id).select(limitby=(0, 1)).first()
-    if row is None or not _verified.check(client_id, secret, row.secret_hash):
+    if row is None:
+        verify_secret(secret, _unknown_client_hash())  # as slow as a wrong secret: unknown ids do not show
+        return None
+    if not _verified.check(client_id, secret, row.secret_hash):
         return None
     return _account(row)
 
