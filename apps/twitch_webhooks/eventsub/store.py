@@ -17,7 +17,17 @@ from functools import lru_cache
 
 from shared.cache import get_local_cache
 from shared.crypto import InvalidToken, decrypt, encrypt, new_token
-from shared.db import as_text, insert_rows, insert_rows_sql, is_postgres, placeholder, run_sql, sql_value, utcnow
+from shared.db import (
+    as_text,
+    fit_to_columns,
+    insert_rows,
+    insert_rows_sql,
+    is_postgres,
+    placeholder,
+    run_sql,
+    sql_value,
+    utcnow,
+)
 from shared.outbox import activity_rows, record_activities, reputation_status
 from shared.settings import get_settings
 
@@ -227,7 +237,7 @@ def _record_in_one_statement(db, items: list[Incoming]) -> set[str]:
     rows. Returns the message ids that were new."""
     now = utcnow()
     insert_events, event_params = insert_rows_sql(db, "eventsub_event", _event_rows(items), skip_existing="message_id")
-    activities = activity_rows(_activities(db, _first_of_each(items)), now)
+    activities = fit_to_columns(db, "activity", activity_rows(_activities(db, _first_of_each(items)), now))
     columns = ", ".join(activities[0]) if activities else "source_id"
     statement = (
         f"WITH new_events AS ({insert_events} RETURNING message_id), "

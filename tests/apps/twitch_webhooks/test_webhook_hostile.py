@@ -38,3 +38,13 @@ def test_deeply_nested_json_is_refused_without_an_error(receiver, db, body):
     post(receiver, (headers, body), 403)
     headers[wire.MESSAGE_SIGNATURE] = wire.sign(SECRET, headers[wire.MESSAGE_ID], headers[wire.MESSAGE_TIMESTAMP], body)
     assert "JSON" in post(receiver, (headers, body), 400).json["message"]
+
+
+def test_a_signed_event_with_an_overlong_login_is_stored_alike_on_every_engine(receiver, db):
+    login = "l" * 100
+    event = {**wire.sample_event("channel.follow"), "user_login": login, "user_id": "9" * 80}
+    post(receiver, wire.notification(SECRET, "channel.follow", event=event), 200)
+    db.rollback()
+    activity = db(db.activity).select().first()
+    assert (activity.user_login, activity.user_id) == (login[:64], "9" * 64)
+    assert db(db.eventsub_event).select().first().event["user_login"] == login  # the raw event keeps it whole
