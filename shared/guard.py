@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import lru_cache
+from urllib.parse import unquote_plus
 
 from shared.settings import get_settings
 
@@ -169,6 +170,24 @@ def bounded_bodies(app, client_of: Callable[[dict], str]):
         finally:
             slots.give_back(client)
         environ["wsgi.input"] = io.BytesIO(body)
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(ord(character) < 32 and character != "\t" for character in text)
+
+
+def well_formed(app):
+    """WSGI middleware: 400 for a path or query holding control characters (NUL, CR, LF …), which no
+    route takes and some databases refuse mid-query."""
+
+    def wrapped(environ, start_response):
+        path, query = environ.get("PATH_INFO", ""), unquote_plus(environ.get("QUERY_STRING", ""))
+        if _has_control_characters(path) or _has_control_characters(query):
+            return _refuse(start_response, "400 Bad Request",
+                           "the path or query holds control characters (NUL, CR, LF …): remove them")
         return app(environ, start_response)
 
     return wrapped

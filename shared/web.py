@@ -22,7 +22,7 @@ import pydal.validators
 from py4web.core import error_logger, wsgi
 
 from shared.adminauth import COOKIE, check_api_key, is_valid_session
-from shared.guard import bounded_bodies
+from shared.guard import bounded_bodies, well_formed
 from shared.headers import same_origin_only, security_headers
 from shared.metrics import LANE_ROUTE, MULTIPROCESS_DIR, metrics_middleware
 from shared.settings import APPS_FOLDER, Settings, get_settings
@@ -113,7 +113,7 @@ def load_apps(app_names: list[str] | None = None, quiet: bool = False):
         # py4web stores a ticket per error (its traceback and every frame's variables, settings and
         # their passwords included) in a database that grows with every 500; we log it instead
         error_logger.database_logger = LoggedErrors()
-        guarded = same_origin_only(bounded_bodies(_with_lanes(app), _client_address))
+        guarded = well_formed(same_origin_only(bounded_bodies(_with_lanes(app), _client_address)))
         _loaded[names] = metrics_middleware(security_headers(guarded))
     return _loaded[names]
 

@@ -19,6 +19,7 @@ from shared.adminauth import (
 from shared.fixtures import Page, admin, client_address, db, is_admin, json_error
 from shared.health import system_health
 from shared.metrics import render as render_metrics
+from shared.openapi import document as openapi_document
 from shared.settings import get_settings
 
 
@@ -81,6 +82,12 @@ def health():
     healthy, report = system_health()
     response.status = 200 if healthy else 503
     return report if is_admin() else {"status": report["status"]}
+
+
+@action("openapi.json", method=["GET"])
+def openapi():
+    """The OpenAPI document of every module's JSON routes."""
+    return openapi_document()
 
 
 @action("metrics", method=["GET"])

@@ -208,7 +208,7 @@ def _event_stream(after: int, heartbeat: float) -> Iterator[bytes]:
 def api_stream():
     """Server-Sent Events: each change of a recommendation, after Last-Event-ID (or from now)."""
     last = request.headers.get("Last-Event-ID") or request.query.get("after") or ""
-    after = int(last) if last.isdigit() else _current_event_id()
+    after = int(last) if last.isascii() and last.isdigit() else _current_event_id()
     response.headers.update({"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                              "X-Accel-Buffering": "no"})
     return live_stream(_event_stream(after, get_settings().sse_heartbeat_seconds))

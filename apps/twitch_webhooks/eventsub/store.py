@@ -303,7 +303,10 @@ def _parse_twitch_time(value: str | None) -> datetime.datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+        except OverflowError:
+            return None
     return parsed.replace(microsecond=0)
 
 
