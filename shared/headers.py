@@ -8,6 +8,7 @@ may come from any https site (thumbnails)."""
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from py4web import response
@@ -17,9 +18,15 @@ from shared.settings import get_settings
 CSP = ("default-src 'self'; img-src 'self' https: data:; object-src 'none'; base-uri 'self'; "
        "form-action 'self'; frame-ancestors 'none'")
 EMBEDDABLE_CSP = CSP.replace("frame-ancestors 'none'", "frame-ancestors *")
-HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Content-Security-Policy": CSP}
+DEFAULT = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"), ("Content-Security-Policy", CSP))
+DEFAULT_CSP_ABSENT = DEFAULT[:2]
 #: py4web's own dashboard loads scripts from CDNs and inline: it gets every header but the CSP
 NO_CSP_PREFIXES = ("/_dashboard",)
+
+
+@lru_cache(maxsize=4)
+def _is_https(public_url: str) -> bool:
+    return urlsplit(public_url).scheme == "https"
 
 
 def allow_embedding() -> None:
@@ -28,20 +35,21 @@ def allow_embedding() -> None:
 
 
 def security_headers(app):
-    """WSGI middleware: HEADERS on every answer that does not set its own; X-Frame-Options DENY
+    """WSGI middleware: DEFAULT headers on every answer that does not set its own; X-Frame-Options DENY
     where the page may not be framed; an https PUBLIC_URL makes the request https (Secure cookies)."""
 
     def wrapped(environ, start_response):
-        if urlsplit(get_settings().public_url).scheme == "https":
+        if _is_https(get_settings().public_url):
             environ["wsgi.url_scheme"] = "https"
-        path = environ.get("PATH_INFO", "")
+        without_csp = environ.get("PATH_INFO", "").startswith(NO_CSP_PREFIXES)
 
         def with_headers(status, headers, exc_info=None):
-            present = {name.lower(): value for name, value in headers}
-            extra = [(name, value) for name, value in HEADERS.items() if name.lower() not in present
-                     and not (name == "Content-Security-Policy" and path.startswith(NO_CSP_PREFIXES))]
-            policy = present.get("content-security-policy", "" if path.startswith(NO_CSP_PREFIXES) else CSP)
-            if "frame-ancestors *" not in policy and "x-frame-options" not in present:
+            names = {name.lower() for name, _ in headers}
+            extra = [header for header in (DEFAULT_CSP_ABSENT if without_csp else DEFAULT)
+                     if header[0].lower() not in names]
+            framable = any(name.lower() == "content-security-policy" and "frame-ancestors *" in value
+                           for name, value in headers)
+            if not framable and "x-frame-options" not in names:
                 extra.append(("X-Frame-Options", "DENY"))
             return start_response(status, headers + extra, exc_info)
 
