@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime
 import hmac
+from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from shared.crypto import TokenError, digest, new_token, sign_token, verify_token
-from shared.db import utcnow
+from shared.db import get_db, utcnow
 from shared.ratelimit import allow
 from shared.settings import Settings, get_settings
 
@@ -34,19 +36,68 @@ def check_api_key(value: str | None, settings: Settings | None = None) -> bool:
         value.encode(), settings.admin_api_key.encode())
 
 
+class ServiceCaller(Protocol):
+    """What a module's service account tells other modules about itself."""
+
+    name: str
+    helix_methods: frozenset[str]  # HTTP methods it may send through helix_proxy with the app token
+
+
+#: authenticate(client_id, client_secret) → ServiceCaller | None of the module that keeps service
+#: accounts (twitch_webhooks' hub): modules never import each other, they ask the core
+_service_authenticators: list[Callable[[str | None, str | None], ServiceCaller | None]] = []
+
+
+def register_service_authenticator(authenticate: Callable[[str | None, str | None], ServiceCaller | None]) -> None:
+    if authenticate not in _service_authenticators:
+        _service_authenticators.append(authenticate)
+
+
+def authenticate_service(client_id: str | None, client_secret: str | None) -> ServiceCaller | None:
+    """The service account these credentials belong to (in any module that keeps some), or None."""
+    for authenticate in _service_authenticators:
+        account = authenticate(client_id, client_secret)
+        if account is not None:
+            return account
+    return None
+
+
 def session_token(settings: Settings | None = None) -> str:
+    """A signed admin session; its id (jti) is what log-out revokes."""
     settings = settings or get_settings()
-    return sign_token(PURPOSE, settings.session_ttl_hours * 3600, sub="admin")
+    return sign_token(PURPOSE, settings.session_ttl_hours * 3600, sub="admin", jti=new_token(16))
 
 
-def is_valid_session(token: str | None) -> bool:
+def _session_claims(token: str | None) -> dict | None:
     if not token:
-        return False
+        return None
     try:
-        verify_token(token, PURPOSE)
+        claims = verify_token(token, PURPOSE)
     except TokenError:
+        return None
+    return claims if isinstance(claims.get("jti"), str) and len(claims["jti"]) <= 64 else None
+
+
+def is_valid_session(token: str | None, db=None) -> bool:
+    """A signed, unexpired admin session that was not logged out (one indexed lookup, only for a
+    cookie whose signature holds)."""
+    claims = _session_claims(token)
+    if claims is None:
         return False
-    return True
+    db = db or get_db()
+    return db(db.admin_session_revoked.jti == claims["jti"]).isempty()
+
+
+def end_session(db, token: str | None) -> None:
+    """Log-out: the session stops working everywhere (copies of the cookie included)."""
+    claims = _session_claims(token)
+    if claims is None:
+        return
+    table, now = db.admin_session_revoked, utcnow()
+    db(table.expires_at < now).delete()  # an expired session is refused anyway
+    if db(table.jti == claims["jti"]).isempty():
+        table.insert(jti=claims["jti"], expires_at=datetime.datetime.fromtimestamp(claims["exp"], datetime.UTC)
+                     .replace(tzinfo=None))
 
 
 def cookie_options(secure: bool, settings: Settings | None = None) -> dict:
@@ -56,13 +107,17 @@ def cookie_options(secure: bool, settings: Settings | None = None) -> dict:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after login."""
-    if not target:
+    """Only same-site relative paths are followed after login: browsers read a backslash as a slash
+    (`/\\evil.example` is another site) and control characters split headers, so neither passes."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if not target.isprintable():
         return "/"
-    return target
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return "/"
+    return "/" if parts.scheme or parts.netloc else target
 
 
 def create_magic_link(db, settings: Settings | None = None) -> str:

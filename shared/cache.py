@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Protocol
 
 from shared import redis_client
@@ -17,44 +19,82 @@ class Cache(Protocol):
     def clear(self) -> None: ...
 
 
-class MemoryCache:
-    """Thread-safe LRU of at most max_entries values, each with its own expiry (any Python value:
-    only the Redis cache needs bytes)."""
+def _size(key: str, value: object) -> int:
+    """The bytes an entry holds, near enough to bound a cache by (its key and value)."""
+    held = len(value) if isinstance(value, (bytes, str)) else sys.getsizeof(value)
+    return len(key) + held + ENTRY_OVERHEAD
 
-    def __init__(self, max_entries: int = 10000):
-        self.max_entries = max_entries
-        self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+ENTRY_OVERHEAD = 100  # bytes of the entry's tuple, expiry and dictionary slot
+DEFAULT_MAX_BYTES = 64 * 2**20
+SWEEP_EVERY_S = 30.0  # expired entries are dropped at least this often, read again or not
+
+
+class MemoryCache:
+    """Thread-safe LRU of at most max_entries values and max_bytes bytes, each with its own expiry
+    (any Python value: only the Redis cache needs bytes). Expired entries are dropped when read and
+    by a sweep at most every SWEEP_EVERY_S seconds, so they never hold memory for long."""
+
+    def __init__(self, max_entries: int = 10000, max_bytes: int = DEFAULT_MAX_BYTES,
+                 clock: Callable[[], float] = time.monotonic):
+        self.max_entries, self.max_bytes, self.clock = max_entries, max_bytes, clock
+        self._data: OrderedDict[str, tuple[float, object, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
+        self._swept = clock()
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
             item = self._data.get(key)
             if item is None:
                 return None
-            expires, value = item
-            if expires < time.monotonic():
-                del self._data[key]
+            expires, value, _ = item
+            if expires < self.clock():
+                self._drop(key)
                 return None
             self._data.move_to_end(key)
             return value
 
     def set(self, key: str, value: bytes, ttl: float) -> None:
+        size = _size(key, value)
         with self._lock:
-            self._data[key] = (time.monotonic() + ttl, value)
-            self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+            now = self.clock()
+            self._drop(key)
+            if size > self.max_bytes:
+                return
+            self._data[key] = (now + ttl, value, size)
+            self._bytes += size
+            if now - self._swept >= SWEEP_EVERY_S:
+                self._sweep(now)
+            while len(self._data) > self.max_entries or self._bytes > self.max_bytes:
+                self._drop(next(iter(self._data)))
+
+    def _drop(self, key: str) -> None:
+        item = self._data.pop(key, None)
+        if item is not None:
+            self._bytes -= item[2]
+
+    def _sweep(self, now: float) -> None:
+        for key in [key for key, (expires, _, _) in self._data.items() if expires < now]:
+            self._drop(key)
+        self._swept = now
 
     def delete(self, key: str) -> None:
         with self._lock:
-            self._data.pop(key, None)
+            self._drop(key)
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._data)
+
+    @property
+    def bytes(self) -> int:
+        """The bytes its entries hold (as bounded by max_bytes)."""
+        return self._bytes
 
 
 def _milliseconds(seconds: float) -> int:

@@ -77,7 +77,8 @@ def sign_token(purpose: str, ttl_seconds: int, **claims) -> str:
 
 def verify_token(token: str, purpose: str) -> dict:
     try:
-        payload = jwt.decode(token, get_settings().auth_secret, algorithms=["HS256"])
+        payload = jwt.decode(token, get_settings().auth_secret, algorithms=["HS256"],
+                             options={"require": ["exp", "iat", "pur"]})  # every token expires
     except jwt.ExpiredSignatureError:
         raise TokenError("token expired") from None
     except jwt.InvalidTokenError:

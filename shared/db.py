@@ -201,6 +201,7 @@ def insert_rows(db: DAL, table: str, rows: list[dict], key: str | None = None,
 
 def insert_rows_sql(db: DAL, table: str, rows: list[dict], skip_existing: str | None = None) -> tuple[str, tuple]:
     """The statement and parameters of insert_rows (rows not empty)."""
+    rows = fit_to_columns(db, table, rows)
     columns = list(rows[0])
     marks = f"({', '.join([placeholder(db)] * len(columns))})"
     params = tuple(sql_value(row[column]) for row in rows for column in columns)
@@ -208,6 +209,15 @@ def insert_rows_sql(db: DAL, table: str, rows: list[dict], skip_existing: str | 
     if skip_existing is not None:
         statement += f" ON CONFLICT ({skip_existing}) DO NOTHING"
     return statement, params
+
+
+def fit_to_columns(db: DAL, table: str, rows: list[dict]) -> list[dict]:
+    """The rows with each string cut to its column's length: the same on every engine (PostgreSQL
+    would refuse the whole statement, SQLite would store it whole)."""
+    lengths = {column: db[table][column].length for column in rows[0] if db[table][column].type == "string"} \
+        if rows else {}
+    return [{column: value[:lengths[column]] if column in lengths and isinstance(value, str) else value
+             for column, value in row.items()} for row in rows]
 
 
 def as_text(value: object) -> str | None:
@@ -232,8 +242,11 @@ def _sqlite_pragmas(adapter) -> None:
 
 
 def _folder(settings: Settings) -> Path:
+    """var/db, and var/ itself, readable by this user only: the SQLite file and secrets.json are there."""
     folder = settings.var_dir / "db"
     folder.mkdir(parents=True, exist_ok=True)
+    for private in (settings.var_dir, folder):
+        private.chmod(0o700)
     return folder
 
 

@@ -4,6 +4,7 @@ one page shell (Page) that every app's templates extend."""
 from __future__ import annotations
 
 import http.client
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -14,22 +15,32 @@ from py4web.core import HTTP, Fixture, Session, Template, redirect
 from shared import error_pages
 from shared.adminauth import COOKIE, check_api_key, is_valid_session
 from shared.db import get_db
+from shared.guard import HeldStream, StreamRefused, held_stream
 from shared.registry import discover
 from shared.settings import get_settings
 
+STREAM_RETRY_AFTER_S = 10
 db = get_db()
 session = Session(secret=get_settings().auth_secret, expiration=3600, name="waddlebot_session")
 
 
-def json_error(status: int, message: str, **extra) -> HTTP:
+def json_error(status: int, message: str, headers: dict[str, str] | None = None, **extra) -> HTTP:
     """An HTTP error with a JSON body {"error", "status", "message"} that says what to fix; a browser
     navigating to the URL (Accept: text/html) gets the same message on the branded error page."""
     reason = http.client.responses.get(status, "Error")
     if error_pages.wants_page():
         return HTTP(status, body=error_pages.page(status, reason, message),
-                    headers={"Content-Type": "text/html; charset=utf-8"})
+                    headers={"Content-Type": "text/html; charset=utf-8", **(headers or {})})
     body = {"error": reason, "status": status, "message": message, **extra}
-    return HTTP(status, body=body, headers={"Content-Type": "application/json"})
+    return HTTP(status, body=body, headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def live_stream(body: Iterator[bytes]) -> HeldStream:
+    """An SSE body within the live-stream caps (in all and per client); 503 + Retry-After when full."""
+    try:
+        return held_stream(body, client_address())
+    except StreamRefused as err:
+        raise json_error(503, str(err), headers={"Retry-After": str(STREAM_RETRY_AFTER_S)}) from None
 
 
 def client_address(environ: dict | None = None) -> str:
@@ -55,6 +66,9 @@ def is_admin() -> bool:
 
 class AdminAuth(Fixture):
     """Admin pages redirect to the login page; admin APIs answer 401 JSON."""
+
+    def __init__(self):
+        self.__prerequisites__ = [db]  # a session cookie is checked against the log-outs
 
     def on_request(self, context):
         if is_admin():
@@ -100,6 +114,10 @@ def menu(entries: list[dict]) -> list[tuple[str, list[dict]]]:
 class Page(Template):
     """An app's page template, rendered inside the core's shell: templates start with
     `[[extend shell]]` and get `signed_in` and `menu` (from the manifests' admin_pages, by module)."""
+
+    def __init__(self, filename: str, path: str | None = None, delimiters: str = "[[ ]]"):
+        super().__init__(filename, path, delimiters)
+        self.__prerequisites__ = [db]  # signed_in checks the session against the log-outs
 
     def on_success(self, context):
         if isinstance(context.get("output"), dict):

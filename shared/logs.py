@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from urllib.parse import unquote, urlsplit
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -12,6 +13,7 @@ from shared.settings import GENERATED_SECRETS, Settings
 
 _PATTERNS = [
     re.compile(r"(oauth:)[A-Za-z0-9]+", re.I),
+    re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s/]+(?=@)", re.I),  # scheme://user:PASSWORD@host
     re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+", re.I),
     re.compile(r"((?:access_token|refresh_token|client_secret|code|password|secret|token|api_key|key)"
                r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+", re.I),
@@ -54,8 +56,10 @@ def json_formatter() -> logging.Formatter:
 
 def _secret_values(settings: Settings) -> list[str]:
     names = [*GENERATED_SECRETS, "ADMIN_API_KEY", "TWITCH_APP_SECRET", "TWITCH_OAUTH_TOKEN",
-             "TWITCH_WEBHOOK_SECRET", "YT_API_KEY", "WADDLEBOT_API_KEY"]
-    return [getattr(settings, name.lower()) for name in names]
+             "TWITCH_WEBHOOK_SECRET", "YT_API_KEY", "WADDLEBOT_API_KEY", "METRICS_TOKEN"]
+    raw = [urlsplit(url).password or "" for url in (settings.database_url, settings.redis_url)]
+    passwords = [value for password in raw for value in (password, unquote(password))]
+    return [getattr(settings, name.lower()) for name in names] + passwords
 
 
 def configure_logging(settings: Settings, stream=None) -> RedactingFilter:

@@ -15,6 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from shared.settings import APPS_FOLDER
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+#: request methods that are labels; any other a client makes up is "other" (labels from a fixed set)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LANE_ROUTE = "waddlebot.lane_route"  # environ key: the route rule of an answer given by a fast lane
 REQUESTS = Counter("waddlebot_http_requests_total", "HTTP requests", ["app", "route", "method", "status"])
 LATENCY = Histogram("waddlebot_http_request_seconds", "HTTP request latency", ["app", "route", "method"],
@@ -51,7 +53,8 @@ def metrics_middleware(app):
         try:
             return app(environ, recording_start_response)
         finally:
-            count, latency = _series(*_route_label(environ), environ.get("REQUEST_METHOD", "GET"),
+            method = environ.get("REQUEST_METHOD", "GET")
+            count, latency = _series(*_route_label(environ), method if method in METHODS else "other",
                                      status_holder[0] if status_holder else "500")
             count.inc()
             latency.observe(time.perf_counter() - started)

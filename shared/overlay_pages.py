@@ -10,6 +10,7 @@ from py4web.core import Template, redirect
 
 from shared import overlay_links
 from shared.fixtures import Page, admin, db, json_error
+from shared.headers import allow_embedding
 from shared.settings import get_settings
 
 TEMPLATES = str(Path(__file__).parent / "templates")
@@ -21,6 +22,7 @@ class OverlayPage(Template):
     with the link's state line and the feed poller (shared/templates/overlay.html)."""
 
     def on_success(self, context):
+        allow_embedding()  # a browser source in OBS, or a frame in another site's page
         context["template_inject"].update(overlay_shell=OVERLAY_SHELL, sandbox=get_settings().waddlebot_sandbox)
         super().on_success(context)
 

@@ -8,14 +8,15 @@ Each app folder holds a `manifest.json`:
                    "singleton": true}],                  # background services the worker runs
      "admin_pages": [{"title": "Accounts", "path": "/twitch_auth/users"}],
      "schema": "apps.twitch_auth.schema:define",         # optional: define(db), INDEXES beside it
+     "api": "apps.twitch_auth.api:PATHS",                # optional: its JSON routes (/openapi.json)
      "provides": {"twitch_login": "/twitch_auth/login"}, # optional: pages the core links to by role
      "health": "apps.twitch_auth.health:check",          # optional: () -> Health
      "commands": "apps.twitch_auth.cli:commands",        # optional: click commands for `waddlebot`
      "aliases": {"/twitch/auth/login": "/twitch_auth/login"},  # optional: old paths (shared.aliases)
      "standalone_aliases": {"/healthz": "/helix_proxy/healthz"}}  # optional: only when served alone
 
-A module's schema file is loaded on its own, before its package (whose controllers need the
-database): it may import pydal and `shared`, not the rest of its app.
+A module's schema and api files are loaded on their own, before its package (whose controllers
+need the database): they may import pydal and `shared`, not the rest of their app.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Manifest:
     provides: tuple[tuple[str, str], ...] = ()
     aliases: tuple[Alias, ...] = ()
     standalone_aliases: tuple[Alias, ...] = ()
+    api: str | None = None  # "apps.<app>.<module>:PATHS": its JSON routes, for /openapi.json
 
     def missing_settings(self, settings: Settings) -> list[str]:
         return [name for name in self.requires if not getattr(settings, name.lower(), None)]
@@ -95,10 +97,12 @@ def _parse(folder_name: str, data: dict) -> Manifest:
     unknown = [name for name in data.get("requires", []) if name not in known]
     if unknown:
         raise ManifestError(f"{folder_name}/manifest.json: unknown settings in 'requires': {', '.join(unknown)}")
-    schema = data.get("schema")
-    if schema is not None and not (isinstance(schema, str) and schema.startswith(f"apps.{folder_name}.")
-                                   and schema.count(":") == 1):
-        raise ManifestError(f"{folder_name}/manifest.json: 'schema' must be 'apps.{folder_name}.<module>:<function>'")
+    for key, attribute in (("schema", "function"), ("api", "PATHS")):
+        entry = data.get(key)
+        if entry is not None and not (isinstance(entry, str) and entry.startswith(f"apps.{folder_name}.")
+                                      and entry.count(":") == 1):
+            raise ManifestError(
+                f"{folder_name}/manifest.json: '{key}' must be 'apps.{folder_name}.<module>:<{attribute}>'")
     provides = data.get("provides", {})
     if not isinstance(provides, dict) or not all(isinstance(v, str) and v.startswith("/") for v in provides.values()):
         raise ManifestError(f"{folder_name}/manifest.json: 'provides' must map roles to paths starting with /")
@@ -109,7 +113,8 @@ def _parse(folder_name: str, data: dict) -> Manifest:
     return Manifest(name=data["name"], title=data["title"], version=data["version"],
                     requires=tuple(data.get("requires", [])), services=services,
                     admin_pages=tuple(data.get("admin_pages", [])), health=data.get("health"),
-                    commands=data.get("commands"), schema=schema, provides=tuple(provides.items()),
+                    commands=data.get("commands"), schema=data.get("schema"), provides=tuple(provides.items()),
+                    api=data.get("api"),
                     aliases=_aliases(folder_name, data, "aliases"),
                     standalone_aliases=_aliases(folder_name, data, "standalone_aliases"))
 
@@ -165,6 +170,12 @@ def _standalone_module(module_name: str):
         del sys.modules[module_name]
         raise
     return module
+
+
+def standalone_entry(entry: str):
+    """'apps.<app>.<module>:attribute' → the attribute, without importing the app's package."""
+    module_name, _, attribute = entry.partition(":")
+    return getattr(_standalone_module(module_name), attribute)
 
 
 def module_schemas() -> list[tuple[Callable, list]]:

@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     login_max_attempts: int = Field(5, ge=1, description="password attempts allowed per client per window")
     login_window_seconds: int = Field(300, ge=1, description="window of the login attempt limit")
     magic_link_ttl_minutes: int = Field(15, ge=1, description="lifetime of a one-time admin magic link")
+    metrics_token: str = Field(
+        "", description="when set, GET /metrics needs Authorization: Bearer <this> (or an admin)")
+    dashboard_enabled: bool = Field(
+        False, description="serve py4web's _dashboard (development only; behind the admin login, then ADMIN_PASSWORD)")
     worker_heartbeat_seconds: int = Field(5, ge=1, description="how often the worker reports it is alive")
     waddlebot_sandbox: bool = Field(
         False, description="a banner on every page says this is a sandbox (set by `waddlebot sandbox`)")
@@ -174,6 +178,8 @@ class Settings(BaseSettings):
         5.0, gt=0, description="how often a worker looks for conduit shards whose worker died (and takes them)")
     waddlebot_ws_port: int = Field(8001, ge=1, le=65535, description="port of the hub WebSocket (/ws/events)")
     hub_allow_private_webhooks: bool = Field(False, description="allow hub webhooks to private/loopback addresses")
+    hub_max_connections_per_account: int = Field(
+        10, ge=1, description="hub WebSocket connections one service account may hold at once")
     # --- chat and !reco -------------------------------------------------------------------
     twitch_irc_url: WsUrl = Field("wss://irc-ws.chat.twitch.tv:443", description="Twitch IRC WebSocket URL")
     chat_bot: str = Field("", description="bot account the chat listener uses (default: the static bot)")
@@ -195,6 +201,10 @@ class Settings(BaseSettings):
     history_max_points: int = Field(2000, ge=10, description="points per series before downsampling")
     export_retention_hours: int = Field(24, ge=1, description="hours an export file is kept")
     sse_heartbeat_seconds: float = Field(15.0, gt=0, description="seconds between SSE heartbeat comments")
+    sse_max_streams: int = Field(
+        32, ge=1, description="live (SSE) streams served at once per web process (at most half of WEB_THREADS)")
+    sse_max_streams_per_client: int = Field(4, ge=1, description="live (SSE) streams one client address may hold")
+    request_max_body_bytes: int = Field(2 * 2**20, ge=1024, description="largest request body accepted (413 beyond)")
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -237,8 +247,10 @@ def _generated_secrets(var_dir: Path, missing: list[str]) -> dict[str, str]:
     created = [name for name in missing if name not in stored]
     if created:
         stored.update({name: secrets.token_urlsafe(32) for name in created})
-        var_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stored, indent=2))
+        var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+        with os.fdopen(descriptor, "w") as secrets_file:
+            secrets_file.write(json.dumps(stored, indent=2))
         path.chmod(0o600)
         log.warning("generated development secrets for %s in %s", ", ".join(created), path)
     return {name: stored[name] for name in missing}

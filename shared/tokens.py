@@ -69,9 +69,13 @@ class _AppTokenCache:
         self.token: str | None = None
         self.expires_at = 0.0
         self.client_id: str | None = None
+        self.renewed_at = float("-inf")  # time.monotonic() of the last renewal after a 401
 
 
 _app = _AppTokenCache()
+#: Seconds between two renewals after a 401: anyone who can make Helix answer 401 (a call that
+#: needs a user token, say) must not make us fetch app tokens in a loop.
+APP_TOKEN_RENEW_FLOOR = 60.0
 
 
 def _app_credentials(settings: Settings) -> tuple[str, str]:
@@ -80,23 +84,38 @@ def _app_credentials(settings: Settings) -> tuple[str, str]:
     return settings.twitch_app_id, settings.twitch_app_secret
 
 
-def get_app_token(force_refresh: bool = False) -> str:
-    """A valid app access token; renewed before expiry, or now when force_refresh (after a 401)."""
+def get_app_token() -> str:
+    """A valid app access token; renewed before expiry (one grant at a time)."""
+    return _app_token(rejected=None)
+
+
+def renew_app_token(rejected: str) -> str:
+    """After Helix answered 401 to `rejected`: a new app token, unless another caller renewed it
+    already (single flight: the new one is returned) or the last such renewal is less than
+    APP_TOKEN_RENEW_FLOOR seconds old (the same token is returned: the 401 was not about it)."""
+    return _app_token(rejected=rejected)
+
+
+def _app_token(rejected: str | None) -> str:
     settings = get_settings()
     client_id, client_secret = _app_credentials(settings)
     with _app.lock:
         fresh = _app.token and _app.client_id == client_id and time.time() < _app.expires_at - APP_TOKEN_MARGIN
-        if force_refresh or not fresh:
+        renew = rejected is not None and rejected == _app.token and (
+            time.monotonic() - _app.renewed_at >= APP_TOKEN_RENEW_FLOOR)
+        if renew or not fresh:
             granted = client_credentials(settings.twitch_id_url, client_id, client_secret, settings.helix_timeout_s)
             _app.token, _app.client_id = granted.access_token, client_id
             _app.expires_at = time.time() + granted.expires_in
+            if renew:
+                _app.renewed_at = time.monotonic()
         return _app.token
 
 
 def forget_app_token() -> None:
     """Drop the cached app token (settings changed)."""
     with _app.lock:
-        _app.token, _app.expires_at = None, 0.0
+        _app.token, _app.expires_at, _app.renewed_at = None, 0.0, float("-inf")
 
 
 # --- stored accounts -------------------------------------------------------------------------

@@ -8,19 +8,25 @@ import logging
 import multiprocessing
 import os
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.client import responses as reasons
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
+from urllib.parse import quote
 
 import py4web
 import pydal.validators
-from py4web.core import wsgi
+from py4web.core import error_logger, wsgi
 
 from shared import error_pages
 from shared.accesslog import access_log
+from shared.adminauth import COOKIE, check_api_key, is_valid_session
 from shared.aliases import AliasTable, check_conflicts
+from shared.guard import bounded_bodies, well_formed
+from shared.headers import same_origin_only, security_headers
 from shared.logs import configure_logging
 from shared.metrics import LANE_ROUTE, MULTIPROCESS_DIR, metrics_middleware
 from shared.registry import discover, import_errors
@@ -104,6 +110,22 @@ def alias_table(app_names: list[str]) -> AliasTable:
     return AliasTable(alias for aliases in declared.values() for alias in aliases)
 
 
+def _client_address(environ: dict) -> str:
+    from shared.fixtures import client_address  # the fixtures open the database: not at import
+
+    return client_address(environ)
+
+
+class LoggedErrors:
+    """py4web's error logger: the traceback goes to our (redacting) log only, under a short id that
+    the error page shows; nothing is written to disk."""
+
+    def log(self, app_name: str, snapshot: dict) -> str:
+        ticket = uuid.uuid4().hex[:12]
+        log.error("error %s in %s (traceback logged above by py4web)", ticket, app_name)
+        return ticket
+
+
 def module_app_names() -> list[str]:
     """The app folders that are WaddleBot modules (they carry a manifest)."""
     return sorted(path.name for path in APPS_FOLDER.iterdir() if (path / "manifest.json").exists())
@@ -125,16 +147,58 @@ def load_apps(app_names: list[str] | None = None, quiet: bool = False):
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             app = wsgi(apps_folder=str(APPS_FOLDER), yes=True, logging_level=logging.WARNING, app_names=names)
         root.setLevel(level)
-        _loaded[names] = access_log(metrics_middleware(_with_aliases(_with_lanes(app), alias_table(names.split(",")))))
+        # py4web stores a ticket per error (its traceback and every frame's variables, settings and
+        # their passwords included) in a database that grows with every 500; we log it instead
+        error_logger.database_logger = LoggedErrors()
+        guarded = well_formed(same_origin_only(bounded_bodies(_with_lanes(app), _client_address)))
+        routed = _with_aliases(guarded, alias_table(names.split(",")))
+        _loaded[names] = access_log(metrics_middleware(security_headers(routed)))
     return _loaded[names]
 
 
+def dashboard_enabled(settings: Settings) -> bool:
+    """py4web's _dashboard reads and writes app files: only when DASHBOARD_ENABLED, never in production."""
+    return settings.dashboard_enabled and not settings.is_production
+
+
 def _extra_apps() -> list[str]:
-    return ["_dashboard"] if (APPS_FOLDER / "_dashboard").exists() and not get_settings().is_production else []
+    settings = get_settings()
+    return ["_dashboard"] if (APPS_FOLDER / "_dashboard").exists() and dashboard_enabled(settings) else []
+
+
+def _valid_session(session: str | None) -> bool:
+    """is_valid_session before py4web's fixtures: its read transaction ends here."""
+    from shared.db import get_db
+
+    try:
+        return is_valid_session(session)
+    finally:
+        get_db().rollback()
+
+
+@fast_lane("/_dashboard")
+def dashboard_gate(environ: dict) -> LaneAnswer | None:
+    """The dashboard sits behind the admin login (and its attempt limit): anyone else is sent to
+    /login (a page) or answered 401, before the dashboard's own password form is reachable."""
+    if not dashboard_enabled(get_settings()):
+        return None
+    cookies = SimpleCookie()
+    with contextlib.suppress(CookieError):
+        cookies.load(environ.get("HTTP_COOKIE", ""))
+    session = cookies[COOKIE].value if COOKIE in cookies else None
+    if check_api_key(environ.get("HTTP_X_ADMIN_KEY")) or _valid_session(session):
+        return None
+    if environ.get("REQUEST_METHOD") == "GET":
+        target = quote(environ.get("PATH_INFO", "/_dashboard"), safe="")
+        return LaneAnswer(303, [("Location", f"/login?next={target}"), ("Content-Length", "0")], b"", "/_dashboard")
+    body = b'{"error": "Unauthorized", "status": 401, "message": "admin authentication required: log in at /login"}'
+    return LaneAnswer(401, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body,
+                      "/_dashboard")
 
 
 def install_dashboard(settings: Settings) -> None:
-    """Development only: py4web's _dashboard, its password being ADMIN_PASSWORD."""
+    """DASHBOARD_ENABLED in development: py4web's _dashboard, behind the admin login, then its
+    own password (ADMIN_PASSWORD)."""
     target = APPS_FOLDER / "_dashboard"
     if not target.exists():
         archive = Path(py4web.__file__).parent / "assets" / "py4web.app._dashboard.zip"
@@ -195,7 +259,7 @@ def serve(host: str, port: int, settings: Settings | None = None, apps: list[str
     settings = settings or get_settings()
     if apps:
         os.environ[SERVED_APPS] = ",".join(apps)  # read by the worker processes' load_apps
-    elif not settings.is_production:
+    elif dashboard_enabled(settings):
         install_dashboard(settings)
     log.info("web server on http://%s:%s (%d process%s)%s", host, port, settings.web_workers,
              "es" if settings.web_workers > 1 else "", f" serving {', '.join(apps)}" if apps else "")

@@ -159,6 +159,12 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A fresh page; the test fails if the page broke its own Content-Security-Policy."""
     context = browser.new_context()
-    yield context.new_page()
+    page = context.new_page()
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    yield page
     context.close()
+    assert violations == []

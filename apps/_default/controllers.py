@@ -1,5 +1,6 @@
 """Admin home, login (password and magic link), /health and /metrics."""
 
+import hmac
 from pathlib import Path
 
 from py4web import action, request, response
@@ -12,12 +13,14 @@ from shared.adminauth import (
     check_password,
     consume_magic_link,
     cookie_options,
+    end_session,
     safe_next,
     session_token,
 )
-from shared.fixtures import Page, admin, client_address, db, json_error
+from shared.fixtures import Page, admin, client_address, db, is_admin, json_error
 from shared.health import system_health
 from shared.metrics import render as render_metrics
+from shared.openapi import document as openapi_document
 from shared.settings import get_settings
 
 from .setup import checklist, headline, with_code
@@ -61,7 +64,9 @@ def login():
 
 
 @action("logout", method=["POST"])
+@action.uses(db)
 def logout():
+    end_session(db, request.get_cookie(COOKIE))
     response.delete_cookie(COOKIE, path="/")
     redirect("/login")
 
@@ -80,13 +85,26 @@ def magic(token):
 @action("health", method=["GET"])
 @action.uses(db)
 def health():
+    """Up or degraded (200/503) for anyone; the components and modules for an admin."""
     healthy, report = system_health()
     response.status = 200 if healthy else 503
-    return report
+    return report if is_admin() else {"status": report["status"]}
+
+
+@action("openapi.json", method=["GET"])
+def openapi():
+    """The OpenAPI document of every module's JSON routes."""
+    return openapi_document()
 
 
 @action("metrics", method=["GET"])
+@action.uses(db)
 def metrics():
+    """Prometheus metrics; with METRICS_TOKEN set, for `Authorization: Bearer <token>` or an admin."""
+    token = get_settings().metrics_token
+    if token and not (is_admin() or hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                                        f"Bearer {token}".encode())):
+        raise json_error(401, "metrics need Authorization: Bearer <METRICS_TOKEN> (or an admin)")
     body, content_type = render_metrics()
     response.headers["Content-Type"] = content_type
     return body

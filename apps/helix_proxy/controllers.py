@@ -24,6 +24,7 @@ from modules.twitch.helix import (
     users_params,
 )
 from modules.twitch.oauth import OAuthError
+from shared.adminauth import authenticate_service, check_api_key
 from shared.fixtures import client_address
 from shared.helix.client import HelixResponse, HelixUnavailable, helix_cached, helix_request
 from shared.registry import ModuleError, NotConfigured
@@ -129,19 +130,45 @@ def _bearer(environ: dict, required: bool) -> str | None:
     return token.strip()
 
 
+ANONYMOUS = ("authentication required: send your own Authorization: Bearer <access token>, or the app token is "
+             "used only for an admin (X-Admin-Key) or a service account (X-Client-Id and X-Client-Secret)")
+
+
+def _caller_token(environ: dict, lane: bool = False) -> str | None:
+    """The caller's own Bearer token, or None when the app token may be used: for an admin key, or a
+    service account allowed this method. Anyone else: 401 (403 for a method the account may not use).
+
+    `lane`: the cache lane settles admin keys and callers' tokens only; a service account's
+    credentials (a database lookup) go to the routes."""
+    token = _bearer(environ, required=False)
+    if token is not None or check_api_key(environ.get("HTTP_X_ADMIN_KEY")):
+        return token
+    client_id, secret = environ.get("HTTP_X_CLIENT_ID"), environ.get("HTTP_X_CLIENT_SECRET")
+    if not (client_id or secret) or lane:
+        raise Refused(401, ANONYMOUS)
+    account = authenticate_service(client_id, secret)
+    if account is None:
+        raise Refused(401, "invalid X-Client-Id or X-Client-Secret")
+    method = environ.get("REQUEST_METHOD", "GET")
+    if method not in account.helix_methods:
+        raise Refused(403, f"service account {account.name!r} may not send {method} with the app token: an admin "
+                           "allows it with PUT /twitch_webhooks/v1/admin/service-accounts/<client_id>/helix-methods")
+    return None
+
+
 #: a cached GET route's Helix call from the request: (Helix path, query pairs, caller's token)
 CachedCall = tuple[str, list[tuple[str, str]], str | None]
 
 
-def _users_call(environ: dict) -> CachedCall:
-    token = _bearer(environ, required=False)
+def _users_call(environ: dict, lane: bool = False) -> CachedCall:
+    token = _caller_token(environ, lane)
     params = users_params(_query(environ))
     if not params and token is None:
         raise ParamError("missing required parameter id or login (or send a user token to get its own user)")
     return "users", params, token
 
 
-def _moderated_channels_call(environ: dict) -> CachedCall:
+def _moderated_channels_call(environ: dict, lane: bool = False) -> CachedCall:
     return "moderation/channels", moderated_channels_params(_query(environ)), _bearer(environ, required=True)
 
 
@@ -155,12 +182,12 @@ BASE_URL = f"/{APP}/helix/"
 BASE_URL_RULE = f"{BASE_URL}<path:path>"
 
 
-def _base_url_call(environ: dict) -> CachedCall:
-    return _helix_path(environ["PATH_INFO"].removeprefix(BASE_URL)), _query(environ), _bearer(environ, required=False)
+def _base_url_call(environ: dict, lane: bool = False) -> CachedCall:
+    return _helix_path(environ["PATH_INFO"].removeprefix(BASE_URL)), _query(environ), _caller_token(environ, lane)
 
 
 #: route rule → the Helix call of a GET on it, for the routes whose answers are cached
-CACHED_ROUTES: dict[str, Callable[[dict], CachedCall]] = {
+CACHED_ROUTES: dict[str, Callable[..., CachedCall]] = {
     f"/{APP}/users": _users_call,
     f"/{APP}/moderated-channels": _moderated_channels_call,
     BASE_URL_RULE: _base_url_call,
@@ -181,7 +208,7 @@ def cache_hits(environ: dict) -> LaneAnswer | None:
     if call is None:
         return None
     try:
-        path, params, token = call(environ)
+        path, params, token = call(environ, lane=True)
     except (ParamError, Refused):
         return None
     result = helix_cached("GET", path, params=params, user_token=token)
@@ -229,7 +256,7 @@ def moderated_channels():
 def helix(path):
     """Any Helix call, unchanged: method, query, body; Client-Id added when absent."""
     path = _helix_path(path)
-    token = _bearer(request.environ, required=False)
+    token = _caller_token(request.environ)
     headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if request.headers.get(name)}
     body = request.body.read() if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
     return helix_request(request.method, path, params=_query(request.environ), body=body or None, headers=headers,

@@ -12,7 +12,8 @@ from apps.livepulse.csvexport import DEFAULT_BATCH, KINDS, MAX_BATCH, CsvSpec, c
 from apps.livepulse.params import InputError, Window, parse_int, parse_time, parse_window
 from apps.livepulse.samples import ts_of_sample
 from apps.livepulse.sse import database, event_stream
-from shared.fixtures import Page, admin, db, json_error
+from shared.fixtures import Page, admin, db, json_error, live_stream
+from shared.headers import allow_embedding
 from shared.settings import get_settings
 
 FILE_BLOCK = 64 * 1024
@@ -35,6 +36,7 @@ def _stream_of(event, stream_id: int):
 def dashboard(event_id):
     event = readable_event(db, event_id)
     token = request.query.get("token") or ""
+    allow_embedding()  # a public link's dashboard may sit in another site's iframe
     return {"event": event, "token": token, "page_title": f"{event.name} · LivePulse",
             "poll_seconds": get_settings().poll_interval_seconds, "notices": _not_polled(event),
             "sampled": not db(db.lp_sample.event_id == event.id).isempty()}
@@ -95,7 +97,7 @@ def stream(event_id):
     response.headers["Content-Type"] = "text/event-stream; charset=utf-8"
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
-    return event_stream(int(event.id), after, settings.sse_heartbeat_seconds)
+    return live_stream(event_stream(int(event.id), after, settings.sse_heartbeat_seconds))
 
 
 # -- CSV (admin) -----------------------------------------------------------------------------------
@@ -138,7 +140,7 @@ def create_export(event_id):
     event = admin_event(db, event_id)
     try:
         body = request.json if (request.content_type or "").startswith("application/json") else None
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
         raise json_error(400, 'send a JSON object: {"type": "total" | "streams" | "stream", "sid", "minutes", '

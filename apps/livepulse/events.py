@@ -22,7 +22,10 @@ class LookupFailed(Exception):
 
 def _twitch_login(value: str) -> str | None:
     if "twitch.tv" in value:
-        parts = urlsplit(value if "://" in value else f"https://{value}")
+        try:
+            parts = urlsplit(value if "://" in value else f"https://{value}")
+        except ValueError:  # an unclosed [IPv6] host, say
+            return None
         value = parts.path.strip("/").split("/")[0]
     return value.lower() if twitch.LOGIN.match(value) else None
 

@@ -29,7 +29,9 @@ class Window:
 def parse_time(name: str, value: str) -> int:
     """Unix seconds, or an ISO 8601 date/time (naive = UTC), → Unix seconds."""
     text = value.strip()
-    if text.lstrip("-").isdigit():
+    if text.isascii() and text.lstrip("-").isdigit():
+        if len(text) > 12:  # beyond year 30000: no viewer count is that far away
+            raise InputError(f"{name} is out of range, got {value!r}")
         return int(text)
     try:
         moment = datetime.datetime.fromisoformat(text)

@@ -160,7 +160,7 @@ def _token_errors(user_id: str):
 
 
 @action("status", method=["GET"])
-@action.uses(db)
+@action.uses(db, admin)
 def status():
     """?user_id= → whether the user has a working token, its scopes and expiry (never the token)."""
     user_id = _user_id(request.query.get("user_id"))

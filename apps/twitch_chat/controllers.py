@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from py4web import action, request, response
 from py4web.core import redirect
 
 from apps.twitch_chat import reco
 from apps.twitch_chat.reco import RecoError
-from shared.fixtures import Page, admin, db, json_error
+from shared.fixtures import Page, admin, db, json_error, live_stream
 from shared.settings import get_settings
 
 #: the queue page's buttons: operation → (label, status it sets); "delete" removes the row
@@ -141,7 +141,8 @@ def queue_operation(recommendation_id, operation):
             reco.set_status(db, recommendation_id, target)
     except RecoError as err:
         raise json_error(err.status, err.message) from None
-    back = request.forms.get("back") or ""
+    # the queue's filters, encoded again: nothing else (a CR/LF, another site) reaches the Location header
+    back = urlencode(parse_qsl(request.forms.get("back") or ""))
     redirect("/twitch_chat/recommendations" + (f"?{back}" if back else ""))
 
 
@@ -206,10 +207,10 @@ def _event_stream(after: int, heartbeat: float) -> Iterator[bytes]:
 def api_stream():
     """Server-Sent Events: each change of a recommendation, after Last-Event-ID (or from now)."""
     last = request.headers.get("Last-Event-ID") or request.query.get("after") or ""
-    after = int(last) if last.isdigit() else _current_event_id()
+    after = int(last) if last.isascii() and last.isdigit() else _current_event_id()
     response.headers.update({"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                              "X-Accel-Buffering": "no"})
-    return _event_stream(after, get_settings().sse_heartbeat_seconds)
+    return live_stream(_event_stream(after, get_settings().sse_heartbeat_seconds))
 
 
 def _current_event_id() -> int:

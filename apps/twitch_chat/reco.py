@@ -286,7 +286,7 @@ def channels(db) -> list[str]:
 
 
 def get_recommendation(db, recommendation_id: int):
-    row = db.recommendation[recommendation_id]
+    row = db.recommendation(recommendation_id) if 0 < recommendation_id < 2**63 else None
     if row is None:
         raise RecoError(404, f"no recommendation {recommendation_id}")
     return row

@@ -53,9 +53,11 @@ def body_fields() -> dict:
     raw = request.body.read()
     if not raw:
         return {}
+    if not request.content_type.startswith("application/json"):
+        raise json_error(415, "send the body as JSON with Content-Type: application/json (or as a form)")
     try:
         payload = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise json_error(400, "the body is not JSON") from None
     if not isinstance(payload, dict):
         raise json_error(400, "the body must be a JSON object")

@@ -54,14 +54,17 @@ def parse_time(name: str, value: str) -> datetime.datetime:
     except ValueError:
         raise FilterError(f"{name}: {value!r} is not an ISO 8601 time (e.g. 2024-05-01T18:00:00Z)") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+        except OverflowError:  # 9999-12-31T23:59:59-01:00 is after the last representable time
+            raise FilterError(f"{name}: {value!r} is out of range") from None
     return parsed
 
 
 def _limit(value: str | None) -> int:
     if value in (None, ""):
         return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
         raise FilterError(f"limit: a whole number from 1 to {MAX_LIMIT} (got {value!r})")
     return int(value)
 

@@ -78,6 +78,7 @@ def define(db) -> None:
         Field("secret_version", "integer", notnull=True, default=1),  # +1 per regeneration
         Field("created_at", "datetime", notnull=True),
         Field("secret_rotated_at", "datetime", notnull=True),
+        Field("helix_methods", "string", length=64, default=""),  # "GET,POST": helix_proxy
     )
     # One event type for one broadcaster, wanted by one service, through the subscription `sub_key`
     # (a digest of bot + type + version + condition: many interests share one Twitch subscription).

@@ -47,7 +47,7 @@ def _raw_body(limit: int) -> bytes:
 def _parse(body: bytes) -> dict | None:
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return None
     return payload if isinstance(payload, dict) else None
 

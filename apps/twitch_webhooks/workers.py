@@ -34,7 +34,8 @@ def eventsub_conduit(stop: threading.Event) -> None:
 def hub_websocket(stop: threading.Event) -> None:
     """/ws/events on WADDLEBOT_WS_PORT: every worker serves the services connected to it."""
     settings = get_settings()
-    server = HubServer(settings.host, settings.waddlebot_ws_port, hub.authenticate_in_thread)
+    server = HubServer(settings.host, settings.waddlebot_ws_port, hub.authenticate_in_thread,
+                       max_per_account=settings.hub_max_connections_per_account)
     server.start()
     worker_id = f"{socket.gethostname()}-{os.getpid()}"
     try:

@@ -41,7 +41,10 @@ def parse(value: str) -> SpotifyLink | None:
     if value.lower().startswith("spotify:"):
         parts = value.split(":")
         return _link(parts[1], parts[2]) if len(parts) == 3 else None
-    parts = urlsplit(value if "://" in value else f"https://{value}")
+    try:
+        parts = urlsplit(value if "://" in value else f"https://{value}")
+    except ValueError:  # an unclosed [IPv6] host, say
+        return None
     if parts.scheme not in ("http", "https") or (parts.hostname or "").lower() != "open.spotify.com":
         return None
     segments = [segment for segment in parts.path.split("/") if segment]

@@ -92,7 +92,10 @@ def parse_timestamp(value: str | None) -> datetime.datetime | None:
         return None
     if parsed.tzinfo is None:
         return None  # RFC 3339 requires the offset; a local time cannot be checked against the window
-    return parsed.astimezone(datetime.UTC)
+    try:
+        return parsed.astimezone(datetime.UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00: past the last representable time
+        return None
 
 
 def is_fresh(timestamp: datetime.datetime, max_age_seconds: float, now: datetime.datetime | None = None) -> bool:

@@ -97,7 +97,7 @@ class Query:
 
     def first(self, maximum: int) -> str | None:
         value = self.one("first", required=False)
-        if value is not None and not (value.isdigit() and 1 <= int(value) <= maximum):
+        if value is not None and not (value.isascii() and value.isdigit() and 1 <= int(value) <= maximum):
             raise ParamError(f"first must be an integer between 1 and {maximum}, got {value!r}")
         return value
 

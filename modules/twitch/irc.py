@@ -209,7 +209,7 @@ def emotes(tags: dict[str, str]) -> list[Emote]:
         emote_id, _, ranges = group.partition(":")
         for span in ranges.split(","):
             start, _, end = span.partition("-")
-            if emote_id and start.isdigit() and end.isdigit():
+            if emote_id and start.isascii() and end.isascii() and start.isdigit() and end.isdigit():
                 found.append(Emote(emote_id, int(start), int(end)))
     return sorted(found, key=lambda emote: emote.start)
 

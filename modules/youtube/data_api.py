@@ -81,7 +81,7 @@ def parse_video(item: dict) -> LiveVideo:
         return LiveVideo(state="ended", **common)
     chat_id = details.get("activeLiveChatId")
     viewers = details.get("concurrentViewers")
-    if viewers is None or not str(viewers).isdigit():
+    if viewers is None or not (str(viewers).isascii() and str(viewers).isdigit()):
         return LiveVideo(state="unknown", live_chat_id=chat_id, **common)
     return LiveVideo(state="live", viewers=int(viewers), live_chat_id=chat_id, **common)
 

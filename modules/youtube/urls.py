@@ -17,7 +17,10 @@ def video_id(value: str) -> str | None:
     value = value.strip()
     if VIDEO_ID.match(value):
         return value
-    parts = urlsplit(value if "://" in value else f"https://{value}")
+    try:
+        parts = urlsplit(value if "://" in value else f"https://{value}")
+    except ValueError:  # an unclosed [IPv6] host, say
+        return None
     host = (parts.hostname or "").lower()
     candidate = None
     if host in ("youtu.be", "www.youtu.be"):

@@ -39,7 +39,7 @@ from shared.helix.metrics import (
 from shared.ratelimit import RateLimiter, get_rate_limiter
 from shared.registry import NotConfigured
 from shared.settings import Settings, get_settings
-from shared.tokens import get_app_token
+from shared.tokens import get_app_token, renew_app_token
 
 __all__ = ["HelixResponse", "HelixUnavailable", "HelixError", "helix_request", "helix_cached", "helix_paginate",
            "get_helix_client"]
@@ -213,7 +213,8 @@ class HelixClient:
 
     # --- the upstream call with its retries -------------------------------------------------
     def _fetch(self, call: HelixCall, label: str) -> HelixResponse:
-        headers = self._headers(call, call.user_token or get_app_token())
+        app_token = None if call.user_token else get_app_token()
+        headers = self._headers(call, call.user_token or app_token)
         failures = throttled = 0
         renewed = False
         while True:
@@ -230,9 +231,11 @@ class HelixClient:
             elif status == 429 and throttled + 1 < self.settings.helix_max_retries:
                 throttled += 1  # Twitch did not process it, so any method may go again after the reset
                 continue
-            elif status == 401 and call.user_token is None and not renewed:
-                headers, renewed = self._headers(call, get_app_token(force_refresh=True)), True
-                continue
+            elif status == 401 and app_token is not None and not renewed:
+                renewed, rejected, app_token = True, app_token, renew_app_token(app_token)
+                if app_token != rejected:  # else renewed moments ago: the 401 is not about our token
+                    headers = self._headers(call, app_token)
+                    continue
             passed = {name: upstream.headers[name] for name in PASSED_HEADERS if name in upstream.headers}
             return HelixResponse(upstream.status_code, passed, upstream.content, label)
 

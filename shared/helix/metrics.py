@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from prometheus_client import Counter, Gauge, Histogram
 
 UPSTREAM_LATENCY = Histogram(
@@ -22,9 +20,27 @@ QUOTA_REMAINING = Gauge("waddlebot_helix_ratelimit_remaining",
 BREAKER_STATE = Gauge("waddlebot_helix_breaker_state", "Helix circuit breaker: 0 closed, 1 half-open, 2 open",
                       multiprocess_mode="mostrecent")
 
-_ENDPOINT = re.compile(r"^[a-z_]+(?:/[a-z_]+){0,2}$")
+#: Helix's endpoints (its API reference): the only paths that become labels, so callers cannot add
+#: series (one per made-up path) to /metrics
+KNOWN_ENDPOINTS = frozenset("""
+analytics/extensions analytics/games bits/cheermotes bits/extensions bits/leaderboard channel_points/custom_rewards
+channel_points/custom_rewards/redemptions channels channels/ads channels/commercial channels/editors
+channels/followed channels/followers channels/vips charity/campaigns charity/donations chat/announcements
+chat/badges chat/badges/global chat/chatters chat/color chat/emotes chat/emotes/global chat/emotes/set
+chat/emotes/user chat/messages chat/settings chat/shoutouts clips content_classification_labels entitlements/drops
+eventsub/conduits eventsub/conduits/shards eventsub/subscriptions extensions extensions/chat
+extensions/configurations extensions/jwt/secrets extensions/live extensions/pubsub extensions/released
+extensions/required_configuration games games/top goals guest_star/channel_settings guest_star/invites
+guest_star/session guest_star/slot guest_star/slot_settings hypetrain/events moderation/automod/message
+moderation/automod/settings moderation/banned moderation/bans moderation/blocked_terms moderation/channels
+moderation/chat moderation/enforcements/status moderation/moderators moderation/shield_mode moderation/unban_requests
+moderation/warnings polls predictions raids schedule schedule/icalendar schedule/segment
+schedule/settings search/categories
+search/channels streams streams/followed streams/key streams/markers subscriptions subscriptions/user teams
+teams/channel users users/blocks users/extensions users/extensions/list videos whispers
+""".split())
 
 
 def endpoint_label(path: str) -> str:
-    """The Helix path as a label; anything not shaped like a Helix endpoint is 'other' (bounded labels)."""
-    return path if _ENDPOINT.match(path) else "other"
+    """The Helix path as a label; any other path is 'other' (labels come from a fixed set)."""
+    return path if path in KNOWN_ENDPOINTS else "other"

@@ -12,6 +12,7 @@ INDEXES = [
     ("activity", "activity_channel_idx", ("channel_id", "created_at")),
     ("activity", "activity_user_idx", ("user_id", "created_at")),
     ("magic_link", "magic_link_token_uq", ("token_hash",), True),
+    ("admin_session_revoked", "admin_session_revoked_jti_uq", ("jti",), True),
     ("worker_heartbeat", "worker_heartbeat_worker_uq", ("worker_id",), True),
 ]
 
@@ -53,6 +54,12 @@ def define(db) -> None:
         Field("created_at", "datetime", notnull=True),
         Field("expires_at", "datetime", notnull=True),
         Field("used_at", "datetime"),
+    )
+    # Admin sessions ended by log-out before their expiry (their cookie copies stop working too).
+    db.define_table(
+        "admin_session_revoked",
+        Field("jti", "string", length=64, notnull=True),
+        Field("expires_at", "datetime", notnull=True),
     )
     db.define_table(
         "worker_heartbeat",

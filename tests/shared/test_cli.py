@@ -72,11 +72,13 @@ def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c
                                env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     try:
-        health = wait_healthy(f"http://127.0.0.1:{port}/health").json()
+        wait_healthy(f"http://127.0.0.1:{port}/health")
+        health = requests.get(f"http://127.0.0.1:{port}/health", headers={"X-Admin-Key": TEST_ENV["ADMIN_API_KEY"]},
+                              timeout=5).json()
         assert health["components"]["worker"]["services"]["_default.outbox"] == "running"
         assert "Admin login" in requests.get(f"http://127.0.0.1:{port}/login", timeout=5).text
         assert "waddlebot_http_requests_total" in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        assert requests.get(f"http://127.0.0.1:{port}/_dashboard", timeout=5).status_code == 200  # development
+        assert requests.get(f"http://127.0.0.1:{port}/_dashboard", timeout=5).status_code == 404  # not enabled
         os.killpg(process.pid, signal.SIGINT)
         started = time.monotonic()
         assert process.wait(timeout=15) == 0
@@ -90,6 +92,28 @@ def test_run_serves_login_health_and_metrics_with_the_worker_and_stops_on_ctrl_c
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_an_enabled_dashboard_is_behind_the_admin_login_and_its_attempt_limit(wsgi_app):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "shared.cli", "web", "--port", str(port)], cwd=PROJECT_ROOT,
+                               env={**os.environ, "DASHBOARD_ENABLED": "true", "LOGIN_MAX_ATTEMPTS": "3"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(f"{base}/helix_proxy/healthz")
+        anonymous = requests.get(f"{base}/_dashboard", timeout=5, allow_redirects=False)
+        assert (anonymous.status_code, anonymous.headers["Location"]) == (303, "/login?next=%2F_dashboard")
+        guess = requests.post(f"{base}/_dashboard/api/login", json={"password": TEST_ENV["ADMIN_PASSWORD"]}, timeout=5)
+        assert guess.status_code == 401  # the dashboard's password form is not reachable without the admin login
+        guesses = [requests.post(f"{base}/login", data={"password": "wrong", "next": "/_dashboard"}, timeout=5,
+                                 allow_redirects=False).status_code for _ in range(4)]
+        assert guesses[-1] == 429
+        admin = requests.get(f"{base}/_dashboard", headers={"X-Admin-Key": TEST_ENV["ADMIN_API_KEY"]}, timeout=5)
+        assert admin.status_code == 200
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=15)
 
 
 @pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="several web processes need Redis")

@@ -8,6 +8,7 @@ import signal
 
 from shared.accesslog import loggable_path
 from shared.logs import configure_logging
+from tests.conftest import TEST_ENV
 from tests.processes import free_port, waddlebot, wait_healthy
 from tests.waiting import wait_until
 
@@ -24,7 +25,8 @@ def test_the_web_process_logs_info_lines_and_one_json_access_line_per_request_wi
         wait_healthy(f"http://127.0.0.1:{port}/helix_proxy/healthz")
         import requests
 
-        requests.get(f"http://127.0.0.1:{port}/helix_proxy/users?id=1&client_secret=hunter2-secret", timeout=5)
+        requests.get(f"http://127.0.0.1:{port}/helix_proxy/users?id=1&client_secret=hunter2-secret", timeout=5,
+                     headers={"X-Admin-Key": TEST_ENV["ADMIN_API_KEY"]})
         requests.get(f"http://127.0.0.1:{port}/auth/magic/{MAGIC_TOKEN}?code=oauth-code-77", timeout=5)
         wait_until(lambda: "/auth/magic/" in stderr.read_text(), timeout=10)
     output = stderr.read_text()
@@ -36,7 +38,7 @@ def test_the_web_process_logs_info_lines_and_one_json_access_line_per_request_wi
     assert any(record["path"] == "/auth/magic/***" for record in access)
     # the proxy's own INFO line, lost while py4web reset the root logger to WARNING
     assert any(record["logger"] == "apps.helix_proxy" and "status=503" in record["message"] for record in records)
-    for secret in ("hunter2-secret", MAGIC_TOKEN, "oauth-code-77"):
+    for secret in ("hunter2-secret", MAGIC_TOKEN, "oauth-code-77", TEST_ENV["ADMIN_API_KEY"]):
         assert secret not in output
 
 

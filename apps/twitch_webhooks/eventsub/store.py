@@ -10,13 +10,24 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from shared.cache import get_local_cache
 from shared.crypto import InvalidToken, decrypt, encrypt, new_token
-from shared.db import as_text, insert_rows, insert_rows_sql, is_postgres, placeholder, run_sql, sql_value, utcnow
+from shared.db import (
+    as_text,
+    fit_to_columns,
+    insert_rows,
+    insert_rows_sql,
+    is_postgres,
+    placeholder,
+    run_sql,
+    sql_value,
+    utcnow,
+)
 from shared.outbox import activity_rows, record_activities, reputation_status
 from shared.settings import get_settings
 
@@ -226,7 +237,7 @@ def _record_in_one_statement(db, items: list[Incoming]) -> set[str]:
     rows. Returns the message ids that were new."""
     now = utcnow()
     insert_events, event_params = insert_rows_sql(db, "eventsub_event", _event_rows(items), skip_existing="message_id")
-    activities = activity_rows(_activities(db, _first_of_each(items)), now)
+    activities = fit_to_columns(db, "activity", activity_rows(_activities(db, _first_of_each(items)), now))
     columns = ", ".join(activities[0]) if activities else "source_id"
     statement = (
         f"WITH new_events AS ({insert_events} RETURNING message_id), "
@@ -292,7 +303,10 @@ def _parse_twitch_time(value: str | None) -> datetime.datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+        except OverflowError:
+            return None
     return parsed.replace(microsecond=0)
 
 
@@ -416,6 +430,7 @@ def subscription_secret(db, subscription: Mapping, *, pending: bool = False) -> 
 #: it is checked again with the secret stored now, so a new secret applies at once; the messages
 #: of a subscription deleted here (signed by Twitch with the secret we gave it) pass this long.
 SECRET_MAX_AGE = 60.0
+SUBSCRIPTION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")  # Twitch's are UUIDs; eventsub_subscription.twitch_id is 64
 
 
 def signing_secrets(db, subscription: object, *, pending: bool = False) -> Iterator[str]:
@@ -424,15 +439,18 @@ def signing_secrets(db, subscription: object, *, pending: bool = False) -> Itera
     caller asks for more, the one stored now. Without a secret of its own (or a subscription
     object) it is TWITCH_WEBHOOK_SECRET. A challenge (`pending`) always reads the database."""
     default = get_settings().twitch_webhook_secret
-    if not isinstance(subscription, Mapping) or not subscription.get("id"):
+    twitch_id = subscription.get("id") if isinstance(subscription, Mapping) else None
+    if not isinstance(twitch_id, str) or not SUBSCRIPTION_ID.fullmatch(twitch_id):
         yield default
         return
-    twitch_id, cache = str(subscription["id"]), get_local_cache("subscription-secrets")
+    cache = get_local_cache("subscription-secrets")
     remembered = None if pending else cache.get(twitch_id)
     if remembered is not None:
-        yield remembered or default
-    current = subscription_secret(db, subscription, pending=pending) or ""
-    if not pending:
+        yield remembered
+    current = subscription_secret(db, subscription, pending=pending)
+    # The id is not verified yet: only the id of a subscription we hold a secret for is kept, so
+    # unsigned messages with made-up ids store nothing
+    if current and not pending:
         cache.set(twitch_id, current, SECRET_MAX_AGE)
-    if current != remembered:
+    if remembered is None or current != remembered:
         yield current or default

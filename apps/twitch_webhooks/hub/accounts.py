@@ -3,6 +3,7 @@ once (at creation or regeneration) and stored as a salted scrypt hash."""
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import threading
@@ -13,6 +14,8 @@ from shared.crypto import digest, hash_secret, new_token, verify_secret
 from shared.db import get_db, utcnow
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+#: the methods an admin may allow a service to send through helix_proxy with the app token
+HELIX_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 VERIFIED_CACHE_SIZE = 1024
 
 
@@ -30,10 +33,15 @@ class ServiceAccount:
     client_id: str
     name: str
     secret_version: int  # grows when the secret is regenerated: connections made before are closed
+    helix_methods: frozenset[str] = frozenset()  # may use helix_proxy with the app token for these
+
+
+def _methods(stored: str | None) -> frozenset[str]:
+    return frozenset(method for method in (stored or "").split(",") if method)
 
 
 def _account(row) -> ServiceAccount:
-    return ServiceAccount(row.id, row.client_id, row.name, row.secret_version)
+    return ServiceAccount(row.id, row.client_id, row.name, row.secret_version, _methods(row.helix_methods))
 
 
 def _iso(value) -> str | None:
@@ -44,6 +52,7 @@ def describe(db, row) -> dict:
     """The public view of an account (never its secret or hash)."""
     return {"client_id": row.client_id, "name": row.name, "created_at": _iso(row.created_at),
             "secret_rotated_at": _iso(row.secret_rotated_at),
+            "helix_methods": sorted(_methods(row.helix_methods), key=HELIX_METHODS.index),
             "interests": db(db.hub_interest.account_id == row.id).count()}
 
 
@@ -54,14 +63,36 @@ def check_name(name: str | None) -> str:
     return name
 
 
-def create_account(db, name: str) -> tuple[dict, str]:
+def check_helix_methods(methods: object) -> str:
+    """The stored form ("GET,POST") of a list of HTTP methods (or one comma-separated string)."""
+    if methods is None:
+        return ""
+    if isinstance(methods, str):
+        methods = [part.strip() for part in methods.split(",") if part.strip()]
+    if not isinstance(methods, list) or not all(isinstance(m, str) and m.upper() in HELIX_METHODS for m in methods):
+        raise AccountError(f"helix_methods: a list of HTTP methods among {', '.join(HELIX_METHODS)}")
+    return ",".join(method for method in HELIX_METHODS if method in {m.upper() for m in methods})
+
+
+def set_helix_methods(db, client_id: str, methods: object) -> dict | None:
+    """Which methods the account may send through helix_proxy with the app token; None: no such account."""
+    stored = check_helix_methods(methods)
+    row = db(db.hub_service_account.client_id == client_id).select(limitby=(0, 1)).first()
+    if row is None:
+        return None
+    row.update_record(helix_methods=stored)
+    return describe(db, row)
+
+
+def create_account(db, name: str, helix_methods: object = None) -> tuple[dict, str]:
     """A new account (in the caller's transaction) and its secret, returned this once."""
     name = check_name(name)
+    methods = check_helix_methods(helix_methods)
     if db(db.hub_service_account.name == name).count():
         raise DuplicateName(f"name: a service account named {name!r} exists already")
     secret, now = new_token(32), utcnow()
     db.hub_service_account.insert(client_id=f"svc_{secrets.token_hex(10)}", name=name, secret_hash=hash_secret(secret),
-                                  created_at=now, secret_rotated_at=now)
+                                  created_at=now, secret_rotated_at=now, helix_methods=methods)
     row = db(db.hub_service_account.name == name).select(limitby=(0, 1)).first()
     return describe(db, row), secret
 
@@ -108,13 +139,22 @@ class _Verified:
 _verified = _Verified(VERIFIED_CACHE_SIZE)
 
 
+@functools.lru_cache(maxsize=1)
+def _unknown_client_hash() -> str:
+    """A hash no secret matches, checked for unknown client ids."""
+    return hash_secret(new_token(32))
+
+
 def authenticate(client_id: str | None, secret: str | None, db=None) -> ServiceAccount | None:
     """The account these credentials belong to, or None."""
     if not client_id or not secret or len(client_id) > 64 or len(secret) > 200:
         return None
     db = db or get_db()
     row = db(db.hub_service_account.client_id == client_id).select(limitby=(0, 1)).first()
-    if row is None or not _verified.check(client_id, secret, row.secret_hash):
+    if row is None:
+        verify_secret(secret, _unknown_client_hash())  # as slow as a wrong secret: unknown ids do not show
+        return None
+    if not _verified.check(client_id, secret, row.secret_hash):
         return None
     return _account(row)
 

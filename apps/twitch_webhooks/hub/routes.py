@@ -22,23 +22,33 @@ SECRET_NOTE = "store the secret now: it is not shown again (regenerate it if it 
 
 
 # --- admin: service accounts and bots ----------------------------------------------------------------
-def _account_name() -> str | None:
-    name = request.query.get("name")
-    if name is None and request.content_length:
+def _account_fields() -> dict:
+    """name and helix_methods, from the query or a JSON object body."""
+    fields = {key: request.query[key] for key in ("name", "helix_methods") if key in request.query}
+    if request.content_length:
         payload = _json_body()
-        name = payload.get("name") if isinstance(payload, dict) else None
-    return name
+        if not isinstance(payload, dict):
+            raise json_error(422, 'body: a JSON object such as {"name": "my-service", "helix_methods": ["GET"]}',
+                             field="body")
+        fields = {**payload, **fields}
+    if not isinstance(fields.get("name", ""), str):
+        raise json_error(422, "name: a string", field="name")
+    return fields
+
+
+def _account_error(err: AccountError) -> Exception:
+    field = str(err).split(":", 1)[0]
+    return json_error(409 if isinstance(err, DuplicateName) else 422, str(err), field=field)
 
 
 @action("v1/admin/service-accounts", method=["POST"])
 @action.uses(db, admin)
 def create_service_account():
+    fields = _account_fields()
     try:
-        account, secret = hub_accounts.create_account(db, _account_name())
-    except DuplicateName as err:
-        raise json_error(409, str(err), field="name") from None
+        account, secret = hub_accounts.create_account(db, fields.get("name"), fields.get("helix_methods"))
     except AccountError as err:
-        raise json_error(422, str(err), field="name") from None
+        raise _account_error(err) from None
     response.status = 201
     return {**account, "client_secret": secret, "note": SECRET_NOTE}
 
@@ -58,6 +68,20 @@ def regenerate_secret(client_id: str):
                               "lists them")
     account, secret = result
     return {**account, "client_secret": secret, "note": SECRET_NOTE}
+
+
+@action("v1/admin/service-accounts/<client_id>/helix-methods", method=["PUT"])
+@action.uses(db, admin)
+def set_helix_methods(client_id: str):
+    """Which HTTP methods the account may send through helix_proxy with the app token ([] for none)."""
+    try:
+        account = hub_accounts.set_helix_methods(db, client_id, _account_fields().get("helix_methods", []))
+    except AccountError as err:
+        raise _account_error(err) from None
+    if account is None:
+        raise json_error(404, f"no service account {client_id!r}: GET /twitch_webhooks/v1/admin/service-accounts "
+                              "lists them")
+    return account
 
 
 def _bot_view(bot: dict, default: str | None) -> dict:
@@ -82,9 +106,11 @@ def list_bots():
 def _json_body() -> object:
     if request.content_length > MAX_BODY:
         raise json_error(413, f"the body exceeds {MAX_BODY} bytes")
+    if request.content_length and not request.content_type.startswith("application/json"):
+        raise json_error(415, "send the body with Content-Type: application/json", field="body")
     try:
         return json.loads(request.body.read(MAX_BODY) or b"null")
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise json_error(422, f"body: malformed JSON ({err})", field="body") from None
 
 

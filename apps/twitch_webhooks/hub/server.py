@@ -1,6 +1,7 @@
-"""The hub's WebSocket endpoint, /ws/events?client_id=…&client_secret=… (the `websockets` library on
-an event loop of its own thread): services connect with their credentials and receive the events
-of their interests as JSON text messages.
+"""The hub's WebSocket endpoint, /ws/events (the `websockets` library on an event loop of its own
+thread): services connect with their credentials (the X-Client-Id and X-Client-Secret headers, or
+the older ?client_id=…&client_secret=…, which ends up in access logs) and receive the events of
+their interests as JSON text messages; an account has at most `max_per_account` connections.
 
 Each connection has a bounded queue and its own sending task: a service that reads slowly only
 fills its own queue, and is disconnected (code 4008) when the queue is full, so it never delays
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 PATH = "/ws/events"
 CLOSE_BAD_CREDENTIALS = 4001
 CLOSE_TOO_SLOW = 4008
+CLOSE_TOO_MANY = 4009
 CLOSE_TIMEOUT = 2.0
 
 
@@ -48,8 +50,9 @@ class HubServer:
     `publish` and `close_changed` may be called from any thread."""
 
     def __init__(self, host: str, port: int, authenticate: Callable[[str | None, str | None], ServiceAccount | None],
-                 queue_size: int = 1000, close_timeout: float = CLOSE_TIMEOUT):
+                 queue_size: int = 1000, close_timeout: float = CLOSE_TIMEOUT, max_per_account: int = 10):
         self.host, self.port = host, port
+        self.max_per_account = max_per_account
         self._authenticate = authenticate
         self.queue_size, self.close_timeout = queue_size, close_timeout
         self._clients: set[_Client] = set()
@@ -119,19 +122,29 @@ class HubServer:
     @staticmethod
     def _check_path(connection: ServerConnection, request: Request) -> Response | None:
         if urlsplit(request.path).path != PATH:
-            return connection.respond(404, f"the hub WebSocket is {PATH}?client_id=…&client_secret=…\n")
+            return connection.respond(404, f"the hub WebSocket is {PATH} (headers X-Client-Id, X-Client-Secret)\n")
         return None
 
+    @staticmethod
+    def _credentials(request: Request) -> tuple[str | None, str | None]:
+        """(client id, secret) from the headers, else from the query string."""
+        query = parse_qs(urlsplit(request.path).query)
+        client_id = request.headers.get("X-Client-Id") or (query.get("client_id") or [None])[0]
+        secret = request.headers.get("X-Client-Secret") or (query.get("client_secret") or [None])[0]
+        return client_id, secret
+
     async def _handle(self, ws: ServerConnection) -> None:
-        query = parse_qs(urlsplit(ws.request.path).query)
-        client_id = (query.get("client_id") or [None])[0]
-        secret = (query.get("client_secret") or [None])[0]
+        client_id, secret = self._credentials(ws.request)
         if not client_id or not secret:
-            await ws.close(CLOSE_BAD_CREDENTIALS, "client_id and client_secret query parameters are required")
+            await ws.close(CLOSE_BAD_CREDENTIALS, "send the client_id and client_secret of a service account: headers "
+                                                  "X-Client-Id and X-Client-Secret")
             return
         account = await asyncio.get_running_loop().run_in_executor(None, self._authenticate, client_id, secret)
         if account is None:
             await ws.close(CLOSE_BAD_CREDENTIALS, "invalid client_id or client_secret")
+            return
+        if sum(1 for client in self._clients if client.account.id == account.id) >= self.max_per_account:
+            await ws.close(CLOSE_TOO_MANY, f"this service account has {self.max_per_account} connections already")
             return
         client = _Client(ws, account, self.queue_size)
         self._clients.add(client)

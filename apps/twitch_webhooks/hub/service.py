@@ -13,6 +13,7 @@ from py4web import request
 from py4web.core import Fixture
 
 from apps.twitch_webhooks.hub.accounts import ServiceAccount, authenticate
+from shared.adminauth import register_service_authenticator
 from shared.db import get_db, transaction, utcnow
 from shared.fixtures import json_error
 
@@ -52,6 +53,9 @@ def authenticate_in_thread(client_id: str | None, secret: str | None) -> Service
         return authenticate(client_id, secret, db)
     finally:
         db.rollback()
+
+
+register_service_authenticator(authenticate_in_thread)
 
 
 # --- live state, written by the worker, read by /health ---------------------------------------------

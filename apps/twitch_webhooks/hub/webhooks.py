@@ -16,9 +16,11 @@ import json
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 
 from modules.twitch.eventsub import format_timestamp, sign
 from modules.waddlebot_api import ApiError
@@ -41,6 +43,13 @@ class UnsafeUrl(ValueError):
     """The webhook URL is not acceptable; the message says why."""
 
 
+#: refused whatever Python's is_global says: IETF protocol assignments, and IPv6 forms that carry an
+#: IPv4 address (IPv4-compatible ::a.b.c.d reaches it on some stacks)
+REFUSED_NETWORKS = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("::/96"))
+#: IPv6 prefixes whose last 32 bits are an IPv4 address a NAT64 gateway forwards to
+NAT64_NETWORKS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     address = ipaddress.ip_address(text.split("%", 1)[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
@@ -48,10 +57,43 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return address
 
 
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether events may go to this address: global, not multicast, and no IPv4 address embedded
+    in an IPv6 one (mapped, NAT64, 6to4) that is not."""
+    if any(address in network for network in REFUSED_NETWORKS if network.version == address.version):
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and any(address in network for network in NAT64_NETWORKS):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None and not is_public(embedded):
+            return False
+    return address.is_global and not address.is_multicast
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a delivery goes: `url` names the address that was checked (so a second DNS answer
+    cannot send it elsewhere), `host` the Host header and TLS name of the URL as the service gave it."""
+
+    url: str
+    host: str | None = None
+
+
 def check_webhook_url(url: str, allow_private: bool) -> str:
-    """The URL when events may be POSTed to it: http(s), and unless `allow_private`, a host that
-    resolves only to public addresses (never loopback, private, link-local or reserved)."""
-    parts = urlsplit(url)
+    """The URL when events may be POSTed to it (see webhook_target)."""
+    webhook_target(url, allow_private)
+    return url
+
+
+def webhook_target(url: str, allow_private: bool) -> Target:
+    """Where to POST events for this URL: http(s), and unless `allow_private`, a host that resolves
+    only to public addresses (never loopback, private, link-local or reserved), pinned to one of them."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as err:  # an unclosed [IPv6] host, a port out of range
+        raise UnsafeUrl(f"is not a valid URL ({err})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeUrl("must be an http:// or https:// URL with a host")
     if parts.username or parts.password:
@@ -59,18 +101,47 @@ def check_webhook_url(url: str, allow_private: bool) -> str:
     if len(url) > 1024:
         raise UnsafeUrl("must be at most 1024 characters")
     if allow_private:
-        return url
+        return Target(url)
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, ValueError) as err:
         raise UnsafeUrl(f"the host {parts.hostname!r} does not resolve ({err})") from None
-    for info in infos:
-        address = _address(info[4][0])
-        if not address.is_global or address.is_multicast:
+    addresses = [_address(info[4][0]) for info in infos]
+    for address in addresses:
+        if not is_public(address):
             raise UnsafeUrl(f"{parts.hostname} resolves to {address}, a private, loopback or reserved address "
                             "(set HUB_ALLOW_PRIVATE_WEBHOOKS=true to allow local receivers)")
-    return url
+    pinned = addresses[0]
+    literal = f"[{pinned}]" if pinned.version == 6 else str(pinned)
+    return Target(parts._replace(netloc=f"{literal}:{port}").geturl(), parts.netloc)
+
+
+class PinnedAddressAdapter(requests.adapters.HTTPAdapter):
+    """Connects to the address in the URL and speaks TLS for the host in the Host header (the
+    name the certificate must carry), so a checked address is the one delivered to."""
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        host = request.headers.get("Host")
+        if host_params["scheme"] == "https" and host:
+            name = urlsplit(f"//{host}").hostname
+            pool_kwargs.update(server_hostname=name, assert_hostname=name)
+        return host_params, pool_kwargs
+
+
+_pinned = threading.local()
+
+
+def _pinned_session() -> requests.Session:
+    """This thread's session for hub webhooks (no proxies from the environment: it would resolve again)."""
+    if not hasattr(_pinned, "session"):
+        session = requests.Session()
+        session.trust_env = False
+        adapter = PinnedAddressAdapter()
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        _pinned.session = session
+    return _pinned.session
 
 
 def signed_headers(secret: str, message_id: str, body: bytes, interest_id: str, attempt: int) -> dict[str, str]:
@@ -131,7 +202,7 @@ def deliver_hub_webhook(row, session: requests.Session, settings: Settings) -> N
     interest_id, message = row.body["interest_id"], row.body["message"]
     url, secret = _interest(interest_id)
     try:
-        check_webhook_url(url, settings.hub_allow_private_webhooks)
+        target = webhook_target(url, settings.hub_allow_private_webhooks)
     except UnsafeUrl as err:
         raise ApiError(f"webhook_url {err}", retryable=False) from None
     origin = _origin(url)
@@ -140,9 +211,11 @@ def deliver_hub_webhook(row, session: requests.Session, settings: Settings) -> N
         raise ApiError(f"{origin} was unreachable; deliveries paused for {paused:.0f} s more", retryable=True)
     body = json.dumps(message, separators=(",", ":")).encode()
     headers = signed_headers(secret, message["id"], body, interest_id, row.attempts + 1)
+    if target.host is not None:
+        headers["Host"], session = target.host, _pinned_session()
     timeout = (min(CONNECT_TIMEOUT, settings.api_timeout_seconds), settings.api_timeout_seconds)
     try:
-        response = session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        response = session.post(target.url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
     except requests.RequestException as err:
         pauses.pause(origin, UNREACHABLE_PAUSE_SECONDS)
         raise ApiError(f"{origin} unreachable: {err.__class__.__name__}", retryable=True) from None

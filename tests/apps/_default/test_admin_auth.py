@@ -1,5 +1,9 @@
 import datetime
 
+import jwt
+import pytest
+from webtest import TestApp
+
 from shared.adminauth import create_magic_link
 from shared.db import utcnow
 from tests.conftest import TEST_ENV
@@ -30,10 +34,23 @@ def test_login_sets_a_signed_httponly_lax_cookie_and_follows_next(client):
     assert client.get("/").status == "200 OK"
 
 
-def test_login_never_redirects_off_site(client):
-    for target in ("//evil.test/x", "https://evil.test/", "javascript:alert(1)"):
+def test_login_never_redirects_off_site(client, configure):
+    configure(LOGIN_MAX_ATTEMPTS="20")
+    for target in ("//evil.test/x", "https://evil.test/", "javascript:alert(1)", "/\\evil.test/x", "/\\/evil.test",
+                   "/x\r\nSet-Cookie: a=b", "http://[x"):
         response = client.post("/login", {"password": TEST_ENV["ADMIN_PASSWORD"], "next": target}, status=303)
         assert response.location == "/"
+
+
+@pytest.mark.parametrize("query", ["next=http://[x", "next=%2F%5Cevil.example%2Fx"])
+def test_a_malformed_next_shows_the_login_page(client, query):
+    page = client.get(f"/login?{query}")
+    assert page.status_int == 200 and page.forms[0]["next"].value == "/"
+
+
+def test_a_next_with_cr_lf_is_a_400(client):
+    answer = client.get("/login?next=%2Fa%0D%0ALocation:%20x", status=400)
+    assert "control characters" in answer.json["message"]
 
 
 def test_password_attempts_are_rate_limited_per_client(client, configure):
@@ -78,6 +95,23 @@ def test_an_expired_or_unknown_magic_link_is_refused(client, db):
 def test_logout_clears_the_session(admin_client):
     admin_client.post("/logout", status=303)
     admin_client.get("/", headers={"Accept": "text/html"}, status=303)
+
+
+def test_logout_ends_the_session_for_a_copied_cookie_too(admin_client, wsgi_app):
+    copied = admin_client.cookies["waddlebot_admin"]
+    thief = TestApp(wsgi_app, extra_environ={"REMOTE_ADDR": "127.0.0.1"})
+    thief.set_cookie("waddlebot_admin", copied)
+    thief.get("/", status=200)
+    admin_client.post("/logout", status=303)
+    thief.get("/", headers={"Accept": "text/html"}, status=303)
+    thief.post("/outbox/1/retry", status=401)
+
+
+def test_a_session_token_without_expiry_is_refused(client):
+    forever = jwt.encode({"pur": "admin", "sub": "admin", "iat": 0, "jti": "x" * 22}, TEST_ENV["AUTH_SECRET"],
+                         algorithm="HS256")
+    client.set_cookie("waddlebot_admin", forever)
+    client.post("/outbox/1/retry", status=401)
 
 
 def test_behind_a_trusted_proxy_attempts_count_per_forwarded_client(client, configure):

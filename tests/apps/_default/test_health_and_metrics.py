@@ -1,10 +1,42 @@
 import datetime
 import json
 
+import pytest
 from py4web.core import Reloader
 
 from shared.db import utcnow
 from tests.conftest import TEST_ENV
+
+
+@pytest.fixture
+def client(wsgi_app):
+    """An admin's client (X-Admin-Key): /health shows it the components and modules."""
+    from webtest import TestApp
+
+    return TestApp(wsgi_app, extra_environ={"REMOTE_ADDR": "127.0.0.1", "HTTP_X_ADMIN_KEY": TEST_ENV["ADMIN_API_KEY"]})
+
+
+@pytest.fixture
+def anonymous(wsgi_app):
+    from webtest import TestApp
+
+    return TestApp(wsgi_app, extra_environ={"REMOTE_ADDR": "127.0.0.1"})
+
+
+def test_public_health_says_up_or_down_only(anonymous, db):
+    assert anonymous.get("/health", status=503).json == {"status": "degraded"}
+    _beat(db)
+    assert anonymous.get("/health", status=200).json == {"status": "ok"}
+
+
+def test_metrics_can_be_protected_with_a_token(anonymous, configure):
+    assert "waddlebot_http_requests_total" in anonymous.get("/metrics").text  # public unless a token is set
+    configure(METRICS_TOKEN="scrape-token-123")
+    anonymous.get("/metrics", status=401)
+    anonymous.get("/metrics", headers={"Authorization": "Bearer wrong"}, status=401)
+    scraped = anonymous.get("/metrics", headers={"Authorization": "Bearer scrape-token-123"})
+    assert "waddlebot_http_requests_total" in scraped.text
+    anonymous.get("/metrics", headers={"X-Admin-Key": TEST_ENV["ADMIN_API_KEY"]}, status=200)
 
 
 def _beat(db, age_seconds=0):

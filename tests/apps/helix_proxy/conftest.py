@@ -6,6 +6,7 @@ import pytest
 import responses
 
 from shared.helix.client import get_helix_client
+from tests.conftest import TEST_ENV
 
 HELIX = "https://helix.test/helix"
 ID = "https://id.test/oauth2"
@@ -23,6 +24,26 @@ class Twitch:
     def calls(self, path: str) -> list:
         """Requests Helix received on this path (query excluded from the match)."""
         return [call.request for call in self.mock.calls if call.request.url.split("?")[0] == f"{HELIX}/{path}"]
+
+
+#: an authenticated proxy client: the app token is used for it
+ADMIN = {"X-Admin-Key": TEST_ENV["ADMIN_API_KEY"]}
+
+
+@pytest.fixture
+def client(wsgi_app):
+    """A WebTest client that authenticates as an admin (X-Admin-Key) on every request."""
+    from webtest import TestApp
+
+    return TestApp(wsgi_app, extra_environ={"REMOTE_ADDR": "127.0.0.1", "HTTP_X_ADMIN_KEY": ADMIN["X-Admin-Key"]})
+
+
+@pytest.fixture
+def anonymous(wsgi_app):
+    """A WebTest client that sends no credential."""
+    from webtest import TestApp
+
+    return TestApp(wsgi_app, extra_environ={"REMOTE_ADDR": "127.0.0.1"})
 
 
 @pytest.fixture

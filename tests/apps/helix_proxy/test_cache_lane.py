@@ -11,6 +11,7 @@ from webob import Request
 
 import shared.web
 from apps.helix_proxy.controllers import cache_hits
+from tests.apps.helix_proxy.conftest import ADMIN
 
 USERS = b'{"data":[{"id":"141981764","login":"twitchdev","display_name":"TwitchDev"}]}'
 TOKEN = {"Authorization": "Bearer caller-token"}
@@ -35,11 +36,11 @@ def helix(twitch):
 
 def get(app, target: str, headers: dict):
     """A WebOb response (WebTest would decode gzip); the body read in full."""
-    return Request.blank(target, headers=headers, remote_addr="127.0.0.1").get_response(app)
+    return Request.blank(target, headers={**ADMIN, **headers}, remote_addr="127.0.0.1").get_response(app)
 
 
 def environ(target: str, method: str = "GET", headers: dict | None = None) -> dict:
-    return Request.blank(target, method=method, headers=headers or {}, remote_addr="127.0.0.1").environ
+    return Request.blank(target, method=method, headers={**ADMIN, **(headers or {})}, remote_addr="127.0.0.1").environ
 
 
 def counted(client) -> tuple[float, float]:

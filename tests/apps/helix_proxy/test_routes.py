@@ -12,6 +12,7 @@ from webob import Request, Response
 
 from shared.helix.client import get_helix_client
 from shared.registry import load_entry
+from tests.apps.helix_proxy.conftest import ADMIN
 
 USERS = b'{"data":[{"id":"141981764","login":"twitchdev","display_name":"TwitchDev"}]}'
 CHATTERS = b'{"data":[{"user_id":"128393656","user_login":"smittysmithers"}],"pagination":{},"total":1}'
@@ -166,7 +167,7 @@ def test_gzip_when_the_client_accepts_it(wsgi_app, twitch):
     twitch.add(responses.GET, "users", body=USERS)
 
     def get(accept_encoding: str) -> Response:  # WebOb, not WebTest: WebTest would decode the gzip
-        return Request.blank("/helix_proxy/users?id=1", headers={"Accept-Encoding": accept_encoding},
+        return Request.blank("/helix_proxy/users?id=1", headers={**ADMIN, "Accept-Encoding": accept_encoding},
                              remote_addr="127.0.0.1").get_response(wsgi_app)
 
     zipped = get("gzip, deflate")

@@ -2,6 +2,7 @@
 
 import requests
 
+from tests.conftest import TEST_ENV
 from tests.processes import free_port, waddlebot, wait_healthy
 
 
@@ -15,7 +16,9 @@ def test_helix_proxy_serves_the_bare_seed_routes_on_app_port_and_says_its_rate(w
                                                                                     timeout=5)
         assert (bare.status_code, bare.json()) == (prefixed.status_code, prefixed.json())
         assert bare.status_code == 401 and "Bearer" in bare.json()["message"]
-        assert requests.get(f"{base}/users?id=1", timeout=5).status_code == 503  # not configured, as /helix_proxy/users
+        assert requests.get(f"{base}/users?id=1", timeout=5).status_code == 401  # the app token needs a client
+        admin = {"X-Admin-Key": TEST_ENV["ADMIN_API_KEY"]}
+        assert requests.get(f"{base}/users?id=1", headers=admin, timeout=5).status_code == 503  # not configured
         moderated = requests.get(f"{base}/moderated-channels", timeout=5)
         assert moderated.status_code == requests.get(f"{base}/helix_proxy/moderated-channels", timeout=5).status_code
         assert moderated.status_code == 400 and "user_id" in moderated.text

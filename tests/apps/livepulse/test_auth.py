@@ -55,6 +55,13 @@ def test_a_public_token_opens_only_the_read_only_routes(client, db, ids, method,
     assert response.status_int == (200 if path in PUBLIC else 401)
 
 
+def test_a_public_dashboard_may_be_embedded_and_the_admin_page_may_not(client, admin_headers, db, ids):
+    token = public_link(db.lp_event(ids["e"]), 1).split("token=")[1]
+    embedded = client.get(f"/livepulse/event/{ids['e']}/dashboard?token={token}").headers
+    assert "frame-ancestors *" in embedded["Content-Security-Policy"] and "X-Frame-Options" not in embedded
+    assert client.get("/livepulse/admin", headers=admin_headers).headers["X-Frame-Options"] == "DENY"
+
+
 def test_public_links_are_bound_to_their_event_revocable_and_expire(client, admin_headers, db, ids):
     page = client.post(f"/livepulse/admin/events/{ids['e']}/public-link", {"days": "7"}, headers=admin_headers)
     link = re.search(r'value="(http://127\.0\.0\.1:8000/livepulse/event/\d+/dashboard\?token=[^"]+)"', page.text)[1]

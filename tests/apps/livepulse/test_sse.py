@@ -7,8 +7,10 @@ from apps.livepulse import sse as sse_module
 from apps.livepulse.access import public_link
 from apps.livepulse.live import channel, publish
 from apps.livepulse.samples import Reading, record_poll
+from shared import guard
 from shared.redis_client import get_redis
 from tests.apps.livepulse.conftest import seed
+from tests.waiting import wait_until
 
 
 class SseClient:
@@ -37,7 +39,7 @@ class SseClient:
 @pytest.fixture
 def open_stream(live_server, configure, admin_headers):
     configure(SSE_HEARTBEAT_SECONDS="0.3")
-    opened = []
+    opened, held_before = [], guard.stream_slots().held()
 
     def connect(event_id, params=None, headers=None, auth=True):
         response = requests.get(f"{live_server}/livepulse/events/{event_id}/stream", params=params or {},
@@ -49,6 +51,8 @@ def open_stream(live_server, configure, admin_headers):
     yield connect
     for response in opened:
         response.close()
+    # the server gives a stream's slot back when its next heartbeat finds the client gone
+    wait_until(lambda: guard.stream_slots().held() <= held_before)
 
 
 def new_sample(db, event_id, streams, ts, viewers):

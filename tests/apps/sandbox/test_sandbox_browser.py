@@ -139,7 +139,7 @@ def test_a_stream_in_the_sandbox_from_login_to_overlay_and_livepulse(live_server
     overlay_page.goto(link)
     page.goto(f"{live_server}/twitch_chat/recommendations")
     page.locator("tr.recommendation", has_text="dQw4w9WgXcQ").locator("button.accept").click()
-    overlay_page.wait_for_function("document.querySelectorAll('#accepted li').length === 1")
+    overlay_page.wait_for_function("() => document.querySelectorAll('#accepted li').length === 1")
     assert "recommended by krill_kim" in overlay_page.locator("#accepted").inner_text()
     assert overlay_page.locator("#sandbox-banner").is_visible()
     shot(overlay_page, "3-overlay")
@@ -147,7 +147,7 @@ def test_a_stream_in_the_sandbox_from_login_to_overlay_and_livepulse(live_server
 
     page.goto(f"{live_server}/livepulse/admin")
     page.click("text=dashboard")
-    page.wait_for_function("document.getElementById('total-peak').textContent !== '–'")
+    page.wait_for_function("() => document.getElementById('total-peak').textContent !== '–'")
     shown = page.locator("#total-peak").inner_text()
     assert int(shown.replace(",", "").replace("\u202f", "").replace(".", "")) == peak
     shot(page, "4-livepulse")

@@ -29,9 +29,14 @@ def test_the_admin_page_sends_browsers_to_the_login(client, twitch, db):
     assert response.status_int == 303 and response.headers["Location"].startswith("/login?next=")
 
 
-def test_status_describes_the_account_without_its_token(client, twitch, db):
+def test_status_is_for_admins(client, twitch, db):
     store_user(db)
-    status = client.get("/twitch_auth/status?user_id=1234").json
+    assert "alice" not in client.get("/twitch_auth/status?user_id=1234", status=401).text
+
+
+def test_status_describes_the_account_without_its_token(client, admin_headers, twitch, db):
+    store_user(db)
+    status = client.get("/twitch_auth/status?user_id=1234", headers=admin_headers).json
     assert status["authenticated"] is True and status["valid"] is True and status["login"] == "alice"
     assert status["scopes"] == ["channel:read:subscriptions", "user:read:email"]
     assert status["expires_at"].endswith("Z") and status["last_validated_at"].endswith("Z")
@@ -43,8 +48,8 @@ def test_status_describes_the_account_without_its_token(client, twitch, db):
     ("?user_id=abc", 400, "user_id must be a numeric Twitch user id, not 'abc'"),
     ("", 400, "user_id is required"),
 ])
-def test_status_bad_input(client, twitch, db, query, status, fragment):
-    response = client.get(f"/twitch_auth/status{query}", expect_errors=True)
+def test_status_bad_input(client, admin_headers, twitch, db, query, status, fragment):
+    response = client.get(f"/twitch_auth/status{query}", headers=admin_headers, expect_errors=True)
     assert response.status_int == status and fragment in response.json["message"]
 
 

@@ -11,6 +11,7 @@ from modules.sandbox.twitch_id import FakeTwitchId
 from modules.sandbox.web import Server
 from modules.sandbox.world import TwitchUser
 from tests.apps.twitch_auth.twitch_fakes import CLIENT_ID, CLIENT_SECRET, twitch_settings
+from tests.conftest import TEST_ENV
 
 
 @pytest.fixture
@@ -26,6 +27,9 @@ def fake_twitch(configure, live_server, db):
 
 @pytest.mark.browser
 def test_a_person_connects_their_twitch_account(live_server, page, fake_twitch, db):
+    page.goto(f"{live_server}/login")  # the Continue link leads to the account's status, an admin page
+    page.fill("#password", TEST_ENV["ADMIN_PASSWORD"])
+    page.click("button[type=submit]")
     page.goto(f"{live_server}/twitch_auth/login?scopes=user:read:email+bits:read"
               "&next=/twitch_auth/status?user_id=1234")
     assert page.locator("h1").inner_text() == "Authorize the application"

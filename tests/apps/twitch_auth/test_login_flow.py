@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
@@ -45,6 +45,14 @@ def test_login_redirects_to_twitch_with_the_documented_parameters(client, twitch
     assert len(params["state"]) >= 32
     assert start_login(client)["state"] != params["state"]  # a new random state per login
     assert start_login(client)["scope"] == "user:read:email"  # TWITCH_DEFAULT_SCOPES
+
+
+@pytest.mark.parametrize("target", ["http://[x", "/\\evil.example/x"])
+def test_the_continue_link_after_a_twitch_login_stays_on_site(client, twitch, db, target):
+    twitch_grants(twitch)
+    state = start_login(client, f"?next={quote(target, safe='')}")["state"]
+    page = client.get(f"/twitch_auth/callback?code=the-code&state={state}&scope=user%3Aread%3Aemail")
+    assert page.html.find(id="next")["href"] == "/"
 
 
 def test_login_refuses_malformed_scopes(client, twitch, db):

@@ -58,6 +58,9 @@ REJECTED = [
     "https://spotify.link/ZxYwVuTs",
     "https://soundcloud.com/artist/track",
     f"https://www.youtube.com/watch?v={VIDEO_ID}" + "&x=1" * 600,
+    "http://[x",
+    "https://[::1/watch?v=dQw4w9WgXcQ",
+    "open.spotify.com]/track/x",
 ]
 
 
@@ -81,7 +84,7 @@ def test_the_endpoint_stores_the_normalised_link(client, db, oembed, value, link
     assert oembed.calls[-1].request.params["url"] == link.url
 
 
-@pytest.mark.parametrize("value", REJECTED[::3])
+@pytest.mark.parametrize("value", REJECTED[::3] + ["http://[x"])
 def test_the_endpoint_refuses_other_links(client, db, oembed, value):
     response = client.post_json(f"/twitch_chat/requests/{open_ticket()}/submit", {"url": value}, status=422)
     assert "not a link we accept" in response.json["message"]

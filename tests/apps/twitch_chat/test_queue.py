@@ -68,6 +68,14 @@ def test_accept_mark_played_reject_and_delete_from_the_page(admin_client, queue,
     assert admin_client.post(f"/twitch_chat/recommendations/{third}/accept", status=404)
 
 
+def test_the_back_filters_cannot_split_the_redirect(admin_client, queue):
+    back = "channel=streamer\r\nSet-Cookie: waddlebot_admin=x"
+    response = admin_client.post(f"/twitch_chat/recommendations/{queue[0]}/accept", {"back": back}, status=303)
+    assert "Set-Cookie: waddlebot_admin=x" not in str(response.headers)
+    assert response.headers["Location"].endswith("/twitch_chat/recommendations?channel=streamer%0D%0ASet-Cookie%3A+"
+                                                  "waddlebot_admin%3Dx")
+
+
 def test_the_buttons_offer_only_other_statuses(admin_client, queue):
     admin_client.post(f"/twitch_chat/recommendations/{queue[0]}/accept", status=303)
     page = admin_client.get("/twitch_chat/recommendations")

@@ -2,13 +2,15 @@
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 import requests
 import responses
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 
+from shared import tokens
 from shared.helix.breaker import CLOSED, HALF_OPEN, OPEN
 from shared.helix.client import (
     HelixClient,
@@ -297,8 +299,33 @@ def test_app_token_is_renewed_once_after_a_401(rig):
     assert len(r.calls("users")) == 2
 
 
+def test_401s_renew_the_app_token_once_per_floor_across_threads(rig, monkeypatch):
+    """Anyone who can make Helix answer 401 (an endpoint that needs a user token) must not make us
+    fetch app tokens: concurrent 401s share one renewal, later ones wait for the floor."""
+    monkeypatch.setattr(tokens, "APP_TOKEN_RENEW_FLOOR", 3600.0)
+    r = rig()
+    r.mock.add(responses.GET, f"{HELIX}/channels/commercial", status=401,
+               json={"error": "Unauthorized", "status": 401, "message": "user token required"})
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: helix_request("GET", "channels/commercial", cache_ttl=0), range(40)))
+    assert {answer.status for answer in answers} == {401}
+    assert r.token_calls() == 2  # the first token and one renewal
+
+
+def test_unknown_helix_paths_share_one_metric_label(rig):
+    r = rig()
+    paths = [f"made/up/path{number}" for number in range(3)] + ["nope"]
+    for path in paths:
+        r.mock.add(responses.GET, f"{HELIX}/{path}", status=404, json={"error": "Not Found"})
+        helix_request("GET", path, cache_ttl=0)
+    text = generate_latest(REGISTRY).decode()
+    assert not any(path in text for path in paths)
+    assert 'endpoint="other"' in text
+
+
 def test_app_token_401_twice_is_returned(rig):
     r = rig()
+    r.mock.add(responses.POST, f"{ID}/token", json={"access_token": "app-token-2", "expires_in": 3600})
     r.mock.add(responses.GET, f"{HELIX}/users", status=401, json={"message": "Invalid OAuth token"})
     assert helix_request("GET", "users", params={"id": "1"}).status == 401
     assert (r.token_calls(), len(r.calls("users"))) == (2, 2)

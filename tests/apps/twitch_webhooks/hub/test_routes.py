@@ -117,6 +117,12 @@ def test_webhook_interest_returns_its_secret_once(client, service, configure, db
     (follow(transport="webhook", webhook_url="http://10.1.2.3/hook"), "webhook_url"),
     (follow(transport="webhook", webhook_url="http://[::1]/hook"), "webhook_url"),
     (follow(transport="webhook", webhook_url="http://169.254.169.254/latest"), "webhook_url"),
+    (follow(transport="webhook", webhook_url="http://[::7f00:1]/hook"), "webhook_url"),  # IPv4-compatible
+    (follow(transport="webhook", webhook_url="http://[64:ff9b::7f00:1]/hook"), "webhook_url"),  # NAT64
+    (follow(transport="webhook", webhook_url="http://[64:ff9b::a9fe:a9fe]/latest"), "webhook_url"),
+    (follow(transport="webhook", webhook_url="http://192.0.0.170/hook"), "webhook_url"),
+    (follow(transport="webhook", webhook_url="http://[x/hook"), "webhook_url"),
+    (follow(transport="webhook", webhook_url="http://example.com:99999/hook"), "webhook_url"),
     (follow(webhook_url="https://93.184.216.34/hook"), "webhook_url"),
     (follow(bot_account_id="ghost"), "bot_account_id"),
 ])

@@ -206,3 +206,29 @@ def test_the_worker_service_serves_on_the_configured_port(services, configure, d
     assert not service.is_alive()
     db.rollback()
     assert not db(db.hub_server).count()
+
+
+def test_credentials_in_headers_and_a_cap_per_account(services, start_hub):
+    accounts, _ = services
+    account, secret = accounts["alerts"]
+    server = start_hub(max_per_account=2)
+    headers = {"X-Client-Id": account.client_id, "X-Client-Secret": secret}
+    with connect(url(server), additional_headers=headers), connect(url(server), additional_headers=headers):
+        wait_until(lambda: server.connections == 2)
+        with connect(url(server), additional_headers=headers) as third:
+            with pytest.raises(ConnectionClosed) as closed:
+                third.recv(timeout=WAIT)
+        assert (closed.value.rcvd.code, server.connections) == (4009, 2)
+        with connect(url(server, *accounts["stats"])):  # another account is not concerned
+            wait_until(lambda: server.connections == 3)
+
+
+def test_an_unknown_client_id_costs_a_secret_check_like_a_known_one(services, monkeypatch):
+    """Unknown and known client ids are told apart by nothing, not even the time the check takes."""
+    accounts, _ = services
+    checks = []
+    real = hub_accounts.verify_secret
+    monkeypatch.setattr(hub_accounts, "verify_secret", lambda *args: checks.append(args) or real(*args))
+    assert hub_accounts.authenticate("svc_unknown", "some-secret") is None
+    assert hub_accounts.authenticate(accounts["alerts"][0].client_id, "some-secret") is None
+    assert len(checks) == 2

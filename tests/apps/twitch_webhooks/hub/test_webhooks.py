@@ -7,10 +7,12 @@ import hashlib
 import hmac
 import json
 import queue
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import responses
 
 from apps.twitch_webhooks.hub import forwarder as hub_forwarder
 from apps.twitch_webhooks.hub import interests as hub_interests
@@ -238,6 +240,27 @@ def test_private_addresses_are_refused_at_delivery_when_not_allowed(world, db, r
     row = db(db.outbox.kind == "hub_webhook").select().first()
     assert row.status == "dead" and "HUB_ALLOW_PRIVATE_WEBHOOKS" in row.last_error
     assert receiver.requests.empty()
+
+
+def test_a_delivery_goes_to_the_address_that_was_checked(world, db, forwarder, configure, monkeypatch):
+    """DNS rebinding: the name answers a public address when checked, then 127.0.0.1; the event
+    still goes to the public address (its Host header and TLS name being the URL's)."""
+    queue_one(db, forwarder, "https://rebind.example:8443/hook")
+    hub_settings(configure, HUB_ALLOW_PRIVATE_WEBHOOKS="false")
+    answers = iter(["93.184.216.34", "127.0.0.1", "127.0.0.1"])
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        assert host == "rebind.example"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.POST, "https://93.184.216.34:8443/hook", status=204)
+        Dispatcher().run_once()
+        assert [call.request.url for call in mock.calls] == ["https://93.184.216.34:8443/hook"]
+        assert mock.calls[0].request.headers["Host"] == "rebind.example:8443"
+    db.rollback()
+    assert db(db.outbox.kind == "hub_webhook").select().first().status == "delivered"
 
 
 def test_the_forwarder_resumes_where_it_stopped(world, db, receivers, forwarder):
