@@ -31,7 +31,20 @@ def unescape_tag_value(value: str) -> str:
     unknown escape gives the character itself."""
     if "\\" not in value:
         return value
-    return _ESCAPE_SEQUENCE.sub(_unescape_one, value)
+    if "\\\\" in value:  # escaped backslashes first, left to right: the parts between them unescape alone
+        return "\\".join(map(_unescape_part, value.split("\\\\")))
+    return _unescape_part(value)
+
+
+def _unescape_part(part: str) -> str:
+    """Unescape text without an escaped backslash: str.replace for the usual escapes (C speed), the
+    regular expression only for what is left (unknown escapes, a trailing backslash)."""
+    if "\\" not in part:
+        return part
+    part = part.replace("\\s", " ").replace("\\:", ";").replace("\\r", "\r").replace("\\n", "\n")
+    if "\\" in part:
+        return _ESCAPE_SEQUENCE.sub(_unescape_one, part)
+    return part
 
 
 def _unescape_one(match: re.Match) -> str:
@@ -53,7 +66,9 @@ def _parse_tags(raw: str) -> dict[str, str]:
             tags[key] = value
     tags.pop("", None)
     if "\\" in raw:
-        tags = {key: unescape_tag_value(value) for key, value in tags.items()}
+        for key, value in tags.items():
+            if "\\" in value:
+                tags[key] = unescape_tag_value(value)  # replacing values while iterating is allowed
     return tags
 
 

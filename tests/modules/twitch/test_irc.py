@@ -63,6 +63,30 @@ def test_tag_values_are_unescaped(raw, value):
     assert parse(f"@k={raw} CMD").tags["k"] == value
 
 
+def _unescape_char_by_char(value: str) -> str:
+    """The IRCv3 rule read literally, left to right: the reference the fast unescaping must equal."""
+    out, chars = [], iter(value)
+    for char in chars:
+        if char != "\\":
+            out.append(char)
+            continue
+        escaped = next(chars, "")
+        out.append({":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}.get(escaped, escaped))
+    return "".join(out)
+
+
+def test_unescaping_equals_the_left_to_right_rule_on_every_short_mix_of_escapes():
+    import itertools
+
+    alphabet = "\\s:rnx"
+    for length in range(1, 7):
+        for chars in itertools.product(alphabet, repeat=length):
+            raw = "".join(chars)
+            assert unescape_tag_value(raw) == _unescape_char_by_char(raw), raw
+            assert parse(f"@a=1;k={raw};z=\\s CMD").tags == {
+                "a": "1", "k": _unescape_char_by_char(raw), "z": " "}, raw
+
+
 def test_several_spaces_between_parameters():
     message = parse("@a=1   :nick!u@h   PRIVMSG    #chan     :hello   world")
     assert message.source == "nick!u@h"
