@@ -10,6 +10,9 @@ process whose TWITCH_HELIX_URL / TWITCH_ID_URL point at the stub. Figures:
 (b) the latency a miss adds over calling the stub directly (median);
 (c) tenfold overload: upstream request rate against the configured limit, and upstream 429s;
 (d) 100 concurrent identical misses → upstream calls.
+(e) cache hits against the ceiling: interleaved wrk rounds against the proxy and a bare Granian WSGI
+    app answering the same bytes (bench/peer_servers.py, in the peers' virtualenv), and the ratios.
+    Target (issue 18): throughput >= 50 % of the ceiling's, p99 <= 2x the ceiling's.
 """
 
 from __future__ import annotations
@@ -207,6 +210,58 @@ def bench_cache_hits(proxy: Proxy, clients: int, seconds: float) -> None:
           "(target ≥ 2,000/s, p99 ≤ 20 ms)")
 
 
+def wrk_round(port: int, target: str, clients: int, seconds: float) -> tuple[float, float]:
+    """(requests/s, p99 in ms) of one wrk run after a 1 s warm-up."""
+    command = [shutil.which("wrk"), "-t1", f"-c{clients}", "--latency", f"http://127.0.0.1:{port}{target}"]
+    subprocess.run([*command, "-d1s"], capture_output=True, check=True)
+    report = subprocess.run([*command, f"-d{seconds:.0f}s"], capture_output=True, text=True, check=True).stdout
+    figures = dict(re.findall(r"^\s*(99%|Requests/sec:)\s+(\S+)", report, re.M))
+    p99 = figures["99%"]
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[re.sub(r"[\d.]", "", p99)]
+    return float(figures["Requests/sec:"]), float(re.sub(r"[^\d.]", "", p99)) * scale
+
+
+def bench_ceiling(proxy: Proxy, clients: int, seconds: float, rounds: int) -> None:
+    """(e) the proxy's cache hits against a bare Granian app answering the same bytes, interleaved."""
+    if shutil.which("wrk") is None:
+        print("(e) skipped: install wrk (apt-get install wrk)")
+        return
+    sys.path.insert(0, str(ROOT / "bench"))
+    from peers import peer_python
+
+    target = "/helix_proxy/users?id=141981764"
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
+    conn.request("GET", target)
+    body = conn.getresponse().read()  # the cached answer's bytes, which the bare app serves too
+    conn.close()
+    port = free_port()
+    bare = subprocess.Popen([str(peer_python()), str(ROOT / "bench" / "peer_servers.py"), "bare_get", str(port)],
+                            env={**os.environ, "BENCH_BODY": body.decode()}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        ours, ceiling = [], []
+        for _ in range(rounds):
+            ours.append(wrk_round(proxy.port, target, clients, seconds))
+            ceiling.append(wrk_round(port, target, clients, seconds))
+    finally:
+        bare.terminate()
+        bare.wait(15)
+    throughput = [a[0] / b[0] for a, b in zip(ours, ceiling, strict=True)]
+    p99 = [a[1] / b[1] for a, b in zip(ours, ceiling, strict=True)]
+    print(f"(e) cache hits against a bare Granian app, {rounds} interleaved rounds of {seconds:.0f} s, "
+          f"{clients} clients "
+          f"(load average {os.getloadavg()[0]:.1f}): proxy {statistics.median(r for r, _ in ours):,.0f}/s p99 "
+          f"{statistics.median(p for _, p in ours):.1f} ms, ceiling {statistics.median(r for r, _ in ceiling):,.0f}/s "
+          f"p99 {statistics.median(p for _, p in ceiling):.1f} ms; throughput {statistics.median(throughput):.2f}x "
+          f"the ceiling (target >= 0.5), p99 {statistics.median(p99):.2f}x (target <= 2)")
+
+
 def bench_miss_overhead(stub: Stub, proxy: Proxy, samples: int) -> None:
     stub_port = stub.server_address[1]
     direct_conn = http.client.HTTPConnection("127.0.0.1", stub_port, timeout=30)
@@ -297,6 +352,8 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=10.0, help="RATE_LIMIT_REQUESTS_PER_SECOND of (c)")
     parser.add_argument("--redis-url", default="", help="run the proxy with this REDIS_URL (default in memory)")
     parser.add_argument("--workers", type=int, default=1, help="WEB_WORKERS of the proxy (above 1 needs --redis-url)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (e)")
+    parser.add_argument("--only-ceiling", action="store_true", help="measure (a) and (e) only")
     args = parser.parse_args()
     if args.workers > 1 and not args.redis_url:
         parser.error("--workers above 1 needs --redis-url (the proxy processes share limits and cache through Redis)")
@@ -311,10 +368,15 @@ def main() -> None:
         try:
             stub.limit = 1e9  # (a), (b), (d) measure the proxy, not the quota
             bench_cache_hits(fast, 32, 3.0 if args.quick else 10.0)
-            bench_miss_overhead(stub, fast, 100 if args.quick else 300)
-            bench_coalescing(stub, fast, 100)
+            bench_ceiling(fast, 32, 3.0 if args.quick else 5.0, args.rounds)
+            if not args.only_ceiling:
+                bench_miss_overhead(stub, fast, 100 if args.quick else 300)
+                bench_coalescing(stub, fast, 100)
         finally:
             fast.stop()
+        if args.only_ceiling:
+            stub.shutdown()
+            return
         stub.limit, stub.buckets = TWITCH_POINTS_PER_MINUTE, {}
         limited = Proxy(stub, workdir, args.redis_url, RATE_LIMIT_REQUESTS_PER_SECOND=str(args.limit),
                         RATE_LIMIT_MAX_WAIT_S="1", WEB_WORKERS=str(args.workers))

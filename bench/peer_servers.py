@@ -8,6 +8,8 @@ The secret comes from BENCH_SECRET, the subscription ids (type → id JSON) from
   event class its listen_* method would use and a callback that does nothing. Stores nothing.
 - twitchio: TwitchIO 3's AiohttpAdapter with a client whose dispatch does nothing. Stores nothing.
 - bare: the ceiling, a WSGI app on Granian (one worker, as ours): read the body, check the HMAC, 204.
+- bare_get: the Helix cache-hit ceiling (bench/helix_proxy.py): a Granian WSGI app answering every
+  request with the JSON body in BENCH_BODY.
 """
 
 from __future__ import annotations
@@ -44,11 +46,20 @@ def bare_app(environ, start_response):
     return [b""]
 
 
-def run_bare(port: int) -> None:
+BODY = os.environ.get("BENCH_BODY", "{}").encode()
+
+
+def bare_get_app(environ, start_response):
+    """Answer the same JSON bytes to every request, as a cache hit does."""
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))])
+    return [BODY]
+
+
+def run_bare(port: int, app: str = "bare_app") -> None:
     from granian.constants import Interfaces
     from granian.server import Server
 
-    Server("peer_servers:bare_app", address="127.0.0.1", port=port, interface=Interfaces.WSGI, workers=1,
+    Server(f"peer_servers:{app}", address="127.0.0.1", port=port, interface=Interfaces.WSGI, workers=1,
            blocking_threads=64, working_dir=Path(__file__).resolve().parent, log_level="warning").serve()
 
 
@@ -99,4 +110,6 @@ def run_twitchio(port: int) -> None:
 
 if __name__ == "__main__":
     kind, port = sys.argv[1], int(sys.argv[2])
-    {"bare": run_bare, "twitchapi": run_twitchapi, "twitchio": run_twitchio}[kind](port)
+    runners = {"bare": run_bare, "bare_get": lambda port: run_bare(port, "bare_get_app"), "twitchapi": run_twitchapi,
+               "twitchio": run_twitchio}
+    runners[kind](port)
