@@ -20,6 +20,7 @@ from pydal.migrator import InDBMigrator
 
 from shared.schema import all_indexes, define_all
 from shared.settings import Settings, get_settings
+from shared.sqlite_wal import start_checkpointer
 
 log = logging.getLogger(__name__)
 _db_lock = threading.Lock()
@@ -239,6 +240,7 @@ def _sqlite_pragmas(adapter) -> None:
         adapter.execute("PRAGMA journal_mode=WAL;")
         adapter.execute("PRAGMA synchronous=NORMAL;")
         adapter.execute("PRAGMA busy_timeout=30000;")
+        adapter.execute("PRAGMA wal_autocheckpoint=0;")  # a thread of its own checkpoints (shared.sqlite_wal)
 
 
 def _folder(settings: Settings) -> Path:
@@ -294,6 +296,8 @@ def get_db() -> Database:
     with _db_lock:
         if _db is None:
             _db = open_db(get_settings(), migrate=False)
+            if _db._dbname == "sqlite":
+                start_checkpointer(_db._adapter.dbpath)
         return _db
 
 
