@@ -7,7 +7,7 @@ large database it got worse: each event's inserts land on random pages of the un
 per-user indexes, a commit dirties many distinct pages, the WAL fills faster and checkpoints
 copy more (ingest lost about 22 % with a million stored events). The shared DAL's connections
 therefore never checkpoint (`PRAGMA wal_autocheckpoint=0`, see shared.db) and a daemon thread of
-each process runs a passive checkpoint every second on its own connection: it never blocks a
+each process runs a passive checkpoint every 0.25 s on its own connection: it never blocks a
 reader or a writer, and the sqlite3 module releases the GIL while it runs.
 """
 
@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-INTERVAL_SECONDS = 1.0
+INTERVAL_SECONDS = 0.25  # at 2,000 commits/s a longer wait lets the WAL, and every page lookup in it, grow
 _started: dict[str, Checkpointer] = {}
 _lock = threading.Lock()
 
@@ -52,7 +52,7 @@ def start_checkpointer(path: Path | str) -> Checkpointer:
     key = str(Path(path).resolve())
     with _lock:
         if key not in _started:
-            checkpointer = Checkpointer(key)
+            checkpointer = Checkpointer(key, INTERVAL_SECONDS)
             threading.Thread(target=checkpointer.run, name="sqlite-checkpoint", daemon=True).start()
             _started[key] = checkpointer
         return _started[key]
