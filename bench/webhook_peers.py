@@ -85,8 +85,7 @@ class Receiver:
         return statistics.median(figures[key] for figures in self.rounds)
 
 
-def _print(receivers: list[Receiver], args) -> None:
-    by_name = {receiver.name: receiver for receiver in receivers}
+def _table(receivers: list[Receiver], args) -> None:
     print(f"\n{args.rounds} interleaved rounds of {args.peer_seconds:.0f} s at concurrency {args.concurrency} "
           f"(medians; load average {min(r['load'] for x in receivers for r in x.rounds):.1f}-"
           f"{max(r['load'] for x in receivers for r in x.rounds):.1f} on {os.cpu_count()} cores):")
@@ -94,6 +93,11 @@ def _print(receivers: list[Receiver], args) -> None:
     for receiver in receivers:
         print(f"  {receiver.name:<34} {receiver.median('throughput'):>7,.0f} {receiver.median('p50'):>7.1f} "
               f"{receiver.median('p99'):>7.1f} {receiver.median('cpu_us'):>10,.0f}")
+
+
+def _print(receivers: list[Receiver], args) -> None:
+    by_name = {receiver.name: receiver for receiver in receivers}
+    _table(receivers, args)
     print("ratios of throughput (median of the per-round ratios; target):")
     targets = {"TwitchIO 3 AiohttpAdapter": 1.5, "twitchAPI 4 EventSubWebhook": 1.0, "bare Granian HMAC (ceiling)": 0.3}
     for ours in (r for r in receivers if r.database):
@@ -102,6 +106,68 @@ def _print(receivers: list[Receiver], args) -> None:
             ratio = statistics.median(ratios)
             print(f"  {ours.name} / {peer}: {ratio:.2f}x (rounds {min(ratios):.2f}-{max(ratios):.2f}; "
                   f"target >= {target}x) {'ok' if ratio >= target else 'NOT MET'}")
+
+
+PREFILL_SQL = """
+WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {count})
+INSERT INTO eventsub_event (message_id, subscription_id, event_type, event_version, transport, channel_id, user_id,
+                            event, received_at)
+SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-' || hex(randomblob(2)) || '-' || hex(randomblob(2))
+             || '-' || hex(randomblob(6))), 'prefill', 'channel.follow', '2', 'webhook', '1337',
+       CAST(abs(random()) % 100000000 AS TEXT), '{{"user_id": "1", "user_login": "viewer", "user_name": "Viewer",
+       "broadcaster_user_id": "1337", "followed_at": "2026-01-01T00:00:00Z"}}', datetime('now') FROM n;
+INSERT INTO activity (created_at, platform, activity_type, channel_id, user_id, user_login, user_name, points, source,
+                      source_id, details)
+SELECT received_at, 'twitch', 'channel.follow', '1337', user_id, 'viewer', 'Viewer', 10, 'eventsub', message_id, '{{}}'
+FROM eventsub_event WHERE subscription_id = 'prefill';
+INSERT INTO outbox (created_at, kind, activity_id, idempotency_key, status, attempts, next_attempt_at)
+SELECT created_at, 'reputation', id, 'activity:' || id, 'not_forwarded', 0, created_at FROM activity
+WHERE source = 'eventsub' AND id NOT IN (SELECT activity_id FROM outbox WHERE activity_id IS NOT NULL);
+"""
+
+
+def prefill(var_dir: str, env: dict, count: int) -> None:
+    """`count` stored follows (events, activities, outbox rows) in a migrated SQLite database, in SQL."""
+    import sqlite3
+
+    subprocess.run([ingest.sys.executable, "-m", "shared.cli", "migrate"], env=env, cwd=ingest.ROOT, check=True,
+                   capture_output=True)
+    connection = sqlite3.connect(Path(var_dir) / "db" / "waddlebot.sqlite", isolation_level=None)
+    connection.executescript("PRAGMA journal_mode=WAL; BEGIN;" + PREFILL_SQL.format(count=count) + "COMMIT;")
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+
+
+def compare_prefilled(args) -> int:
+    """Ours on SQLite, empty and with --prefilled events stored, in interleaved rounds: the ratio."""
+    processes = []
+    with tempfile.TemporaryDirectory(prefix="waddlebot-bench-") as empty_dir, \
+            tempfile.TemporaryDirectory(prefix="waddlebot-bench-") as full_dir:
+        try:
+            receivers = []
+            for name, var_dir, count in (("ours, SQLite, empty", empty_dir, 0),
+                                         (f"ours, SQLite, {args.prefilled:,} events stored", full_dir, args.prefilled)):
+                port = ingest.free_port()
+                env = ingest.server_env(var_dir, "sqlite://waddlebot.sqlite", port, args)
+                if count:
+                    started = time.monotonic()
+                    prefill(var_dir, env, count)
+                    print(f"stored {count:,} events in {time.monotonic() - started:.0f} s")
+                processes.append(ingest.start_server(env, port))
+                receivers.append(Receiver(name, f"http://127.0.0.1:{port}{ingest.PATH}", processes[-1],
+                                          ("sqlite://waddlebot.sqlite", var_dir)))
+            for number in range(args.rounds):
+                for receiver in receivers:
+                    receiver.fire(100 + number, args)
+            empty, full = receivers
+            _table(receivers, args)
+            ratios = [b["throughput"] / a["throughput"] for a, b in zip(empty.rounds, full.rounds, strict=True)]
+            print(f"  {full.name} / empty: {statistics.median(ratios):.2f}x (rounds {min(ratios):.2f}-"
+                  f"{max(ratios):.2f}; target >= 0.95x)")
+            return 0 if all(receiver.checks_ok for receiver in receivers) else 1
+        finally:
+            for process in processes:
+                ingest.stop_server(process)
 
 
 def compare(args) -> int:
