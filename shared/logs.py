@@ -11,12 +11,14 @@ from pythonjsonlogger.json import JsonFormatter
 
 from shared.settings import GENERATED_SECRETS, Settings
 
+#: (pattern, words one of which a match contains, in lower case): a line without any of the words
+#: skips the regular expression (every request is logged: the searches cost more than the rest)
 _PATTERNS = [
-    re.compile(r"(oauth:)[A-Za-z0-9]+", re.I),
-    re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s/]+(?=@)", re.I),  # scheme://user:PASSWORD@host
-    re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+", re.I),
-    re.compile(r"((?:access_token|refresh_token|client_secret|code|password|secret|token|api_key|key)"
-               r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+", re.I),
+    (re.compile(r"(oauth:)[A-Za-z0-9]+", re.I), ("oauth:",)),
+    (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s/]+(?=@)", re.I), ("://",)),  # scheme://user:PASSWORD@host
+    (re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+", re.I), ("bearer",)),
+    (re.compile(r"((?:access_token|refresh_token|client_secret|code|password|secret|token|api_key|key)"
+                r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+", re.I), ("token", "secret", "code", "password", "key")),
 ]
 _MASK = "***"
 
@@ -31,8 +33,12 @@ class RedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for value in self.secret_values:
             text = text.replace(value, _MASK)
-        for pattern in _PATTERNS:
-            text = pattern.sub(lambda m: m.group(1) + _MASK, text)
+        # re.I also matches a few non-ASCII letters to ASCII ones (K, ſ, İ, ı): only ASCII text,
+        # where lower() folds exactly as re.I does, may skip a search
+        folded = text.lower() if text.isascii() else None
+        for pattern, words in _PATTERNS:
+            if folded is None or any(word in folded for word in words):
+                text = pattern.sub(lambda m: m.group(1) + _MASK, text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:

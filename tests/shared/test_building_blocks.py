@@ -60,6 +60,22 @@ def test_logs_redact_tokens_and_configured_secrets(configure):
     logging.getLogger().removeHandler(logging.getLogger().handlers[-1])
 
 
+@pytest.mark.parametrize("line", [
+    "GET /helix_proxy/users?id=1 client=127.0.0.1 status=200 duration=0.1ms cache=HIT",
+    "OAUTH:abc BEARER   x.y-z API_KEY: 'k1' Client_Secret=\"s\" code=c&x=1 PassWord:p",
+    "KEY=ascii-only-kelvin-sign \u212aey=kelvin \u017fecret=long-s c\u0130ode=no T\u0131ken=no",
+    "na\u00efve t\u00f6ken=nope secret = spaced, token:'quoted'}",
+])
+def test_log_redaction_equals_every_pattern_applied(line):
+    """The searches a line skips are ones that could not match it: the same text as running them all."""
+    from shared.logs import _MASK, _PATTERNS, RedactingFilter
+
+    expected = line
+    for pattern, _ in _PATTERNS:
+        expected = pattern.sub(lambda m: m.group(1) + _MASK, expected)
+    assert RedactingFilter([]).redact(line) == expected
+
+
 def test_memory_cache_expires_and_evicts_least_recently_used():
     cache = MemoryCache(max_entries=2)
     cache.set("a", b"1", ttl=60)
