@@ -118,18 +118,25 @@ class EventSubChatListener(BotAccount):
         return True
 
     def _notification(self, notification: Notification) -> None:
-        if notification.type == CHAT_MESSAGE:
-            try:
-                message = chat_message_from_event(notification.event)
-            except ValueError as err:
-                log.warning("chat over EventSub: ignored a message: %s", err)
-                return
-            self.channel_ids.setdefault(message.channel, message.room_id)
-            run_command(message, self.sender, self.transport)
-        elif notification.type in CHAT_TYPES:
-            try:
-                with transaction(get_db()) as db:
-                    store_chat_event(db, eventsub_message_id=notification.message_id, event_type=notification.type,
-                                     event=notification.event)
-            except ValueError as err:
-                log.warning("chat over EventSub: ignored a %s event: %s", notification.type, err)
+        handle_chat_event(notification.type, notification.message_id, notification.event, self.sender,
+                          self.channel_ids)
+
+
+def handle_chat_event(event_type: str, message_id: str, event, sender: HelixChatSender,
+                      channel_ids: dict[str, str]) -> None:
+    """One chat event over EventSub, whoever's token brought it: a message runs its command (once per
+    Twitch message id), the other chat types are stored."""
+    if event_type == CHAT_MESSAGE:
+        try:
+            message = chat_message_from_event(event)
+        except ValueError as err:
+            log.warning("chat over EventSub: ignored a message: %s", err)
+            return
+        channel_ids.setdefault(message.channel, message.room_id)
+        run_command(message, sender, "eventsub")
+    elif event_type in CHAT_TYPES:
+        try:
+            with transaction(get_db()) as db:
+                store_chat_event(db, eventsub_message_id=message_id, event_type=event_type, event=event)
+        except ValueError as err:
+            log.warning("chat over EventSub: ignored a %s event: %s", event_type, err)

@@ -1,5 +1,6 @@
 """The subscriptions of a conduit: made once, with the app token, against the conduit — the hub's
-interests, the standard set of every active channel and conduit.shard.disabled — deduplicated by
+interests, the standard set of every active channel, what other modules consume (shared.dispatch:
+the chat bot's chat types with the app token) and conduit.shard.disabled — deduplicated by
 type, version and condition (many interests, or an interest and a channel, share one)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from modules.twitch.conduits import SHARD_DISABLED, conduit_transport
 from modules.twitch.eventsub import STANDARD_TYPES, standard_condition
 from modules.twitch.helix import error_message
 from shared.db import get_db, transaction
+from shared.dispatch import wanted_subscriptions
 from shared.helix.client import HelixUnavailable, helix_request
 from shared.settings import get_settings
 
@@ -60,8 +62,9 @@ class ConduitSubscriptions:
 
     def ensure(self) -> int:
         """Create the missing subscriptions; returns how many were created."""
+        consumed = {_key(item.event_type, item.version, item.condition) for item in wanted_subscriptions()}
         with transaction(get_db()) as db:
-            missing = sorted(wanted(db, self.conduit_id) - existing(db))
+            missing = sorted((wanted(db, self.conduit_id) | consumed) - existing(db))
         created = 0
         for key in missing:
             if self.clock() < self._failed.get(key, float("-inf")):

@@ -1,7 +1,9 @@
 """A fake Twitch Helix on 127.0.0.1 (a threading WSGI server) for chat and EventSub: POST
 /chat/messages, /eventsub/subscriptions, /eventsub/conduits and /eventsub/conduits/shards,
 answering with Twitch's documented shapes and errors. Tokens are registered with `user_token`
-(user id + scopes) or `app_token`; everything received is kept for the tests to assert on.
+(user id + scopes) or `app_token`; everything received is kept for the tests to assert on. The
+app token reads and sends chat for a user in `bot_users` (granted user:bot) in a channel of
+`bot_channels` (the broadcaster granted channel:bot) or of `moderators` ((broadcaster, user)).
 
 With `sessions` (a FakeEventSub with auto_welcome) it also plays EventSub's side of a conduit:
 `deliver` sends an event of a conduit subscription to one enabled WebSocket shard (round robin)
@@ -66,6 +68,9 @@ class FakeHelix:
         self.subscriptions: list[dict] = []
         self.conduits: dict[str, FakeConduit] = {}
         self.drop_next: dict | None = None
+        self.bot_users: set[str] = set()
+        self.bot_channels: set[str] = set()
+        self.moderators: set[tuple[str, str]] = set()
         self.requests: list[tuple[str, str]] = []
         self.sessions = sessions  # a FakeEventSub: which WebSocket sessions exist, for shards
         self.lock = threading.RLock()
@@ -165,22 +170,36 @@ class FakeHelix:
         for name in ("broadcaster_id", "sender_id", "message"):
             if not body.get(name):
                 raise HelixProblem(400, f"Missing required parameter \"{name}\"")
-        if token.user_id is None or "user:write:chat" not in token.scopes:
+        if token.user_id is None:
+            self._app_may_chat(body["broadcaster_id"], body["sender_id"])
+        elif "user:write:chat" not in token.scopes:
             raise HelixProblem(401, "Missing scope: user:write:chat")
-        if body["sender_id"] != token.user_id:
+        elif body["sender_id"] != token.user_id:
             raise HelixProblem(403, "The sender is not permitted to send chat messages to the broadcaster's "
                                     "chat room.")
         if len(body["message"]) > 500:
             raise HelixProblem(422, "The message is too large")
         drop, self.drop_next = self.drop_next, None
-        self.sent.append({**body, "is_sent": drop is None})
+        self.sent.append({**body, "is_sent": drop is None, "app_token": token.user_id is None})
         return 200, {"data": [{"message_id": str(uuid.uuid4()) if drop is None else "", "is_sent": drop is None,
                                "drop_reason": drop}]}
+
+    def _app_may_chat(self, broadcaster_id: str, user_id: str) -> None:
+        """Twitch's rule for the app token in chat: user:bot from the user, and channel:bot from the
+        broadcaster or the user a moderator of the channel."""
+        if user_id not in self.bot_users:
+            raise HelixProblem(403, "The user has not authorized the app with the user:bot scope")
+        if broadcaster_id not in self.bot_channels and (broadcaster_id, user_id) not in self.moderators:
+            raise HelixProblem(403, "The broadcaster has not authorized the app with the channel:bot scope and "
+                                    "the user is not a moderator")
 
     # -- subscriptions -----------------------------------------------------------------------
     def _subscribe(self, token: Token, body: dict, query: dict):
         transport = body.get("transport") or {}
         method = transport.get("method")
+        condition = body.get("condition") or {}
+        if token.user_id is None and str(body.get("type", "")).startswith("channel.chat."):
+            self._app_may_chat(condition.get("broadcaster_user_id"), condition.get("user_id"))
         if method == "websocket" and token.user_id is None:
             raise HelixProblem(400, "WebSocket transports require a user access token")
         if method == "conduit":
