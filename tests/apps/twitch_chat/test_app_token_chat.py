@@ -125,3 +125,39 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def test_webhook_transport_makes_the_chat_subscriptions_and_their_events_reach_the_chat_bot(
+        client, db, app_chat, configure, twitch, oembed, run):  # noqa: F811
+    from apps.twitch_webhooks.eventsub.webhook_subscriptions import WebhookSubscriptions, callback_problem
+    from modules.twitch.eventsub import NOTIFICATION, signed_message
+
+    secret = "webhook-secret-0123456789"
+    configure(EVENTSUB_TRANSPORT="webhook", TWITCH_WEBHOOK_SECRET=secret, PUBLIC_URL="https://bot.example.org")
+    twitch.bot_channels.add(BROADCASTER)
+    assert callback_problem() is None
+    WebhookSubscriptions().ensure()
+    assert len(chat_subscriptions(twitch)) == len(CHAT_TYPES)
+    assert {sub["transport"]["method"] for sub in twitch.subscriptions} == {"webhook"}
+    assert {sub["transport"]["callback"] for sub in twitch.subscriptions} == {
+        "https://bot.example.org/twitch_webhooks/webhook"}
+    assert WebhookSubscriptions().ensure() == 0  # made once
+    run(workers.listen)
+    wait_until(lambda: (status_row(db) or {}).get("status") == "connected")
+
+    [subscription] = [sub for sub in twitch.subscriptions if sub["type"] == "channel.chat.message"]
+    payload = {"subscription": subscription, "event": viewer_message("!reco by webhook", "hook-msg-1", "144")}
+    headers, body = signed_message(secret, NOTIFICATION, payload)
+    client.post("/twitch_webhooks/webhook", params=body, headers=headers, content_type="application/json",
+                status=200)
+    wait_until(lambda: twitch.sent, timeout=10)
+    [sent] = twitch.sent
+    assert sent["app_token"] and sent["reply_parent_message_id"] == "hook-msg-1"
+    assert "through the webhook (EVENTSUB_TRANSPORT=webhook)" in health.check().detail
+
+
+def test_webhook_transport_refuses_a_callback_twitch_cannot_reach(configure):
+    from apps.twitch_webhooks.eventsub.webhook_subscriptions import callback_problem
+
+    configure(EVENTSUB_TRANSPORT="webhook", PUBLIC_URL="http://127.0.0.1:8000")
+    assert "Twitch calls back only https on port 443, and the callback is http://127.0.0.1:8000/" in callback_problem()
