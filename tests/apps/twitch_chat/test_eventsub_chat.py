@@ -217,3 +217,23 @@ def test_a_transport_switch_mid_stream_runs_each_command_once(db, chat_bot, irc,
     assert [line.split(" ")[0] for line in irc.lines("PRIVMSG")] == ["@reply-parent-msg-id=switch-1"]
     assert [sent["reply_parent_message_id"] for sent in helix.sent] == ["switch-2"]
     wait_until(lambda: (status_row(db) or {}).get("transport") == "eventsub")
+
+
+def test_a_channel_twitch_refused_is_asked_again_a_minute_later_not_on_every_tick(db, chat_bot, helix):
+    from apps.twitch_chat.eventsub_listener import RETRY_REFUSED_SECONDS, EventSubChatListener
+    from modules.twitch.eventsub_ws import Session
+    from shared import tokens
+
+    now = [1000.0]
+    helix.banned.add((BROADCASTER, BOT_ID))
+    listener = EventSubChatListener(tokens.get_bot("main"), lambda: {"streamer": BROADCASTER}, clock=lambda: now[0])
+    listener._session(Session("chat-session", 10, None, False))  # welcomed: subscribes, Twitch refuses
+    posts = helix.requests.count(("POST", "eventsub/subscriptions"))
+    assert posts == 1 and listener.joined == set()
+    helix.banned.clear()  # unbanned: Twitch would take them now
+    now[0] += RETRY_REFUSED_SECONDS - 1
+    listener._tick()
+    assert helix.requests.count(("POST", "eventsub/subscriptions")) == posts  # not asked on every tick
+    now[0] += 1
+    listener._tick()
+    assert len(helix.subscriptions) == len(CHAT_TYPES) and listener.joined == {"streamer"}

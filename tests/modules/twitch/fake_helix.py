@@ -71,6 +71,7 @@ class FakeHelix:
         self.bot_users: set[str] = set()
         self.bot_channels: set[str] = set()
         self.moderators: set[tuple[str, str]] = set()
+        self.banned: set[tuple[str, str]] = set()  # (broadcaster, user): Twitch refuses the user's chat subscriptions
         self.requests: list[tuple[str, str]] = []
         self.sessions = sessions  # a FakeEventSub: which WebSocket sessions exist, for shards
         self.lock = threading.RLock()
@@ -198,8 +199,11 @@ class FakeHelix:
         transport = body.get("transport") or {}
         method = transport.get("method")
         condition = body.get("condition") or {}
-        if token.user_id is None and str(body.get("type", "")).startswith("channel.chat."):
-            self._app_may_chat(condition.get("broadcaster_user_id"), condition.get("user_id"))
+        if str(body.get("type", "")).startswith("channel.chat."):
+            if (condition.get("broadcaster_user_id"), condition.get("user_id")) in self.banned:
+                raise HelixProblem(403, "The user in the condition is banned from the broadcaster's chat")
+            if token.user_id is None:
+                self._app_may_chat(condition.get("broadcaster_user_id"), condition.get("user_id"))
         if method == "websocket" and token.user_id is None:
             raise HelixProblem(400, "WebSocket transports require a user access token")
         if method == "conduit":
