@@ -80,23 +80,36 @@ class ConduitWorker:
         self._look = threading.Event()  # set by conduit.shard.disabled: look for free shards now
 
     def run(self, stop: threading.Event) -> None:
-        with conduit_helix.AdminLock():
-            self.conduit = conduit_helix.ensure_conduit()
-        subscriptions = ConduitSubscriptions(self.conduit.id)
+        subscriptions = self.start()
         try:
             while not stop.is_set():
-                self._drop_lost_shards()
-                if not self._take_free_shards() and not self.shards:
-                    self._add_a_shard()
-                if "0" in self.shards:
-                    subscriptions.ensure()
+                self.sweep(subscriptions)
                 self._look.wait(self.takeover_seconds)
                 self._look.clear()
         finally:
-            for shard in self.shards.values():
-                shard.stop.set()
-            for shard in self.shards.values():
-                shard.thread.join(10)
+            self.stop_shards()
+
+    def start(self) -> ConduitSubscriptions:
+        """The app's conduit (created or reused) and the set of its subscriptions."""
+        with conduit_helix.AdminLock():
+            self.conduit = conduit_helix.ensure_conduit()
+        return ConduitSubscriptions(self.conduit.id)
+
+    def sweep(self, subscriptions: ConduitSubscriptions | None = None) -> None:
+        """One look (every CONDUIT_TAKEOVER_SECONDS, and at once on conduit.shard.disabled): give up
+        lost shards, take free ones, add one if this worker has none; the shard-0 worker makes the
+        subscriptions."""
+        self._drop_lost_shards()
+        if not self._take_free_shards() and not self.shards:
+            self._add_a_shard()
+        if "0" in self.shards and subscriptions is not None:
+            subscriptions.ensure()
+
+    def stop_shards(self) -> None:
+        for shard in self.shards.values():
+            shard.stop.set()
+        for shard in self.shards.values():
+            shard.thread.join(10)
 
     def notification(self, notification: Notification) -> None:
         with transaction(get_db()) as db:

@@ -175,3 +175,33 @@ def test_twitch_refusals_of_conduit_calls_say_why(db, twitch, conduit_settings):
     replacement = conduit_helix.ensure_conduit(1)
     assert replacement.id != conduit.id and list(twitch.conduits) == [replacement.id]
     assert db(db.eventsub_subscription).count() == 0
+
+
+def test_a_dead_workers_shard_is_taken_on_the_next_look_without_shard_disabled(db, twitch, conduit_settings):
+    """The periodic look alone (what the timer runs every CONDUIT_TAKEOVER_SECONDS, called here by
+    the test) moves the shard: no subscriptions are made, so Twitch has no conduit.shard.disabled
+    to send."""
+    from apps.twitch_webhooks.conduit.worker import ConduitWorker
+
+    first, second = ConduitWorker("worker-a"), ConduitWorker("worker-b")
+    try:
+        first.start()
+        first.sweep()
+        wait_until(lambda: set(enabled(twitch)) == {"0"})
+        second.start()
+        second.sweep()  # no free shard, every shard enabled: it adds one
+        wait_until(lambda: set(enabled(twitch)) == {"0", "1"})
+        dead_session = enabled(twitch)["0"]
+        first.stop_shards()  # worker-a is gone: its session ends, its lock frees, Twitch disables the shard
+        wait_until(lambda: "0" not in enabled(twitch))
+        assert set(second.shards) == {"1"} and twitch.subscriptions_of("conduit.shard.disabled") == []
+        second.sweep()
+        wait_until(lambda: enabled(twitch).get("0") not in (None, dead_session))
+        assert set(second.shards) == {"0", "1"}
+        db.commit()
+        assert {row.shard_id: row.worker_id for row in db(db.eventsub_conduit_shard).select()} == {
+            "0": "worker-b", "1": "worker-b"}
+        assert len(twitch.conduits) == 1 and next(iter(twitch.conduits.values())).shard_count == 2
+    finally:
+        first.stop_shards()
+        second.stop_shards()
