@@ -9,7 +9,8 @@ With `sessions` (a FakeEventSub with auto_welcome) it also plays EventSub's side
 `deliver` sends an event of a conduit subscription to one enabled WebSocket shard (round robin)
 and, when that shard's socket is gone, disables the shard, notifies `conduit.shard.disabled` and
 tries one other enabled shard, as Twitch does; `session_closed` disables a shard whose socket
-ended."""
+ended. A webhook shard gets the event signed with its secret through `post_webhook(callback,
+headers, body) -> HTTP status` (the test's way to reach its receiver)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from modules.twitch.eventsub import NOTIFICATION, signed_message
 from modules.twitch.helix import error_body
 
 CLIENT_ID = "fake-client-id"
@@ -74,6 +76,7 @@ class FakeHelix:
         self.banned: set[tuple[str, str]] = set()  # (broadcaster, user): Twitch refuses the user's chat subscriptions
         self.requests: list[tuple[str, str]] = []
         self.sessions = sessions  # a FakeEventSub: which WebSocket sessions exist, for shards
+        self.post_webhook = None  # (callback, headers, body) -> status: delivery to webhook shards
         self.lock = threading.RLock()
         self._turn = itertools.count()
         self._server = make_server("127.0.0.1", 0, self._app, server_class=_Server, handler_class=_QuietHandler)
@@ -284,6 +287,15 @@ class FakeHelix:
             if not shard_id.isdigit() or int(shard_id) >= conduit.shard_count:
                 errors.append({"id": shard_id, "message": "The shard id is outside the conduit's range",
                                "code": "invalid_parameter"})
+            elif transport.get("method") == "webhook" and not (
+                    str(transport.get("callback", "")).startswith("https://")
+                    and 10 <= len(transport.get("secret") or "") <= 100):
+                errors.append({"id": shard_id, "message": "The webhook callback must be https and the secret 10 to "
+                                                          "100 characters", "code": "invalid_parameter"})
+            elif transport.get("method") == "webhook":
+                conduit.shards[shard_id] = {"status": "enabled", "secret": transport["secret"],
+                                            "transport": {"method": "webhook", "callback": transport["callback"]}}
+                updated.append(self._shard_json(shard_id, conduit.shards[shard_id]))
             elif transport.get("method") == "websocket" and (
                     self.sessions is None or not self.sessions.has_session(transport.get("session_id"))):
                 errors.append({"id": shard_id, "message": "The websocket session was not found",
@@ -301,6 +313,13 @@ class FakeHelix:
     def _send_to_shard(self, conduit: FakeConduit, shard_id: str, subscription: dict, event: dict,
                        message_id: str) -> bool:
         shard = conduit.shards[shard_id]
+        if shard["transport"]["method"] == "webhook":
+            headers, body = signed_message(shard["secret"], NOTIFICATION, {"subscription": subscription,
+                                                                          "event": event}, message_id)
+            if 200 <= self.post_webhook(shard["transport"]["callback"], headers, body) < 300:
+                return True
+            self._disable(conduit, shard_id, "notification_failures_exceeded")
+            return False
         connection = self.sessions.sessions.get(shard["transport"].get("session_id"))
         if connection is not None:
             connection.notify(subscription, event, message_id)
@@ -309,10 +328,10 @@ class FakeHelix:
         self._disable(conduit, shard_id, "websocket_disconnected")
         return False
 
-    def deliver(self, event_type: str, event: dict) -> tuple[str, str | None]:
-        """Send one event of the conduit subscription of this type; (message id, shard id that took
-        it, or None when no shard could)."""
-        message_id = str(uuid.uuid4())
+    def deliver(self, event_type: str, event: dict, message_id: str | None = None) -> tuple[str, str | None]:
+        """Send one event of the conduit subscription of this type (`message_id`: a retry of that
+        message); (message id, shard id that took it, or None when no shard could)."""
+        message_id = message_id or str(uuid.uuid4())
         with self.lock:
             [subscription] = [sub for sub in self.subscriptions_of(event_type)
                               if sub["transport"].get("method") == "conduit"]
