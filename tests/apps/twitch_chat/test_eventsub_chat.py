@@ -152,10 +152,11 @@ def test_the_same_message_runs_its_command_once_over_both_transports(db, chat_bo
     from apps.twitch_chat.commands import registry
     from modules.twitch.eventsub_chat import chat_message_from_event
 
-    # an hour between the registry's looks: !reco's per-viewer cooldown (of this test or an
-    # earlier one) never holds the message back, only the dedup can
-    hours = iter(range(10**6, 10**9, 3600))
+    # an hour between the registry's looks, and its cooldowns this test's own (the others' are
+    # given back afterwards): !reco's per-viewer cooldown never holds the message back, only the dedup can
+    hours = iter(range(0, 10**9, 3600))
     monkeypatch.setattr(registry, "clock", lambda: float(next(hours)))
+    monkeypatch.setattr(registry, "_used", {})
     backend = FakeChatBackend()
     assert chat_events.run_command(ChatMessage.from_irc(parse(line)), backend, "irc")
     assert not chat_events.run_command(chat_message_from_event(chat_event("!reco twice?", "same-id")), backend,
