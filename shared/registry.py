@@ -78,6 +78,8 @@ class Manifest:
     aliases: tuple[Alias, ...] = ()
     standalone_aliases: tuple[Alias, ...] = ()
     api: str | None = None  # "apps.<app>.<module>:PATHS": its JSON routes, for /openapi.json
+    consumes: tuple[str, ...] = ()  # event types this module reads through shared.dispatch
+    consumes_subscriptions: str | None = None  # 'apps.<app>.<module>:<function>' → the Wanted it needs
 
     def missing_settings(self, settings: Settings) -> list[str]:
         return [name for name in self.requires if not getattr(settings, name.lower(), None)]
@@ -103,6 +105,7 @@ def _parse(folder_name: str, data: dict) -> Manifest:
                                       and entry.count(":") == 1):
             raise ManifestError(
                 f"{folder_name}/manifest.json: '{key}' must be 'apps.{folder_name}.<module>:<{attribute}>'")
+    consumes, consumes_subscriptions = _consumes(folder_name, data)
     provides = data.get("provides", {})
     if not isinstance(provides, dict) or not all(isinstance(v, str) and v.startswith("/") for v in provides.values()):
         raise ManifestError(f"{folder_name}/manifest.json: 'provides' must map roles to paths starting with /")
@@ -116,7 +119,23 @@ def _parse(folder_name: str, data: dict) -> Manifest:
                     commands=data.get("commands"), schema=data.get("schema"), provides=tuple(provides.items()),
                     api=data.get("api"),
                     aliases=_aliases(folder_name, data, "aliases"),
-                    standalone_aliases=_aliases(folder_name, data, "standalone_aliases"))
+                    standalone_aliases=_aliases(folder_name, data, "standalone_aliases"),
+                    consumes=consumes, consumes_subscriptions=consumes_subscriptions)
+
+
+def _consumes(folder_name: str, data: dict) -> tuple[tuple[str, ...], str | None]:
+    """'consumes': {"events": [event types], "subscriptions": "apps.<app>.<module>:<function>"}."""
+    consumes = data.get("consumes", {})
+    events = consumes.get("events", []) if isinstance(consumes, dict) else None
+    entry = consumes.get("subscriptions") if isinstance(consumes, dict) else None
+    if not isinstance(events, list) or not all(isinstance(name, str) and name for name in events):
+        raise ManifestError(f"{folder_name}/manifest.json: 'consumes' must be {{\"events\": [event types], "
+                            "\"subscriptions\": entry}")
+    if entry is not None and not (isinstance(entry, str) and entry.startswith(f"apps.{folder_name}.")
+                                  and entry.count(":") == 1):
+        raise ManifestError(f"{folder_name}/manifest.json: 'consumes.subscriptions' must be "
+                            f"'apps.{folder_name}.<module>:<function>'")
+    return tuple(events), entry
 
 
 def _aliases(folder_name: str, data: dict, key: str) -> tuple[Alias, ...]:

@@ -172,8 +172,14 @@ class Settings(BaseSettings):
     eventsub_keepalive_seconds: int = Field(30, ge=10, le=600, description="keepalive_timeout_seconds asked of Twitch")
     eventsub_bot: str = Field("", description="bot account whose token opens the EventSub WebSocket")
     eventsub_transport: Literal["websocket", "webhook", "conduit"] = Field(
-        "websocket", description="websocket/webhook: the bots' sessions and channel webhooks; conduit: one app "
-                                 "conduit whose shards are the workers' EventSub WebSocket sessions")
+        "websocket", description="websocket: the hub's interests over the bots' EventSub WebSocket sessions; webhook: "
+                                 "every subscription on the webhook transport with the app token (https callback "
+                                 "needed); conduit: one app conduit whose shards are the workers' sessions or a "
+                                 "webhook (CONDUIT_SHARDS)")
+    conduit_shards: Literal["auto", "websocket", "webhook"] = Field(
+        "auto", description="conduit shards: the workers' EventSub WebSocket sessions, or one webhook shard (our "
+                            "webhook receiver; needs an https callback on port 443); auto: webhook when the "
+                            "callback is https")
     conduit_takeover_seconds: float = Field(
         5.0, gt=0, description="how often a worker looks for conduit shards whose worker died (and takes them)")
     waddlebot_ws_port: int = Field(8001, ge=1, le=65535, description="port of the hub WebSocket (/ws/events)")

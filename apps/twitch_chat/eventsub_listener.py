@@ -34,11 +34,11 @@ class EventSubChatListener(BotAccount):
     transport = "eventsub"
 
     def __init__(self, bot: tokens.BotCredentials, channels, *, refresh_seconds: float = 60.0,
-                 on_report=None, **client_options):
+                 on_report=None, clock=time.monotonic, **client_options):
         if not bot.user_id:
             raise NotConfigured(f"bot {bot.name} has no Twitch user id: log it in with `waddlebot bots add`")
         super().__init__(bot)
-        self._channels_source, self.refresh_seconds = channels, refresh_seconds
+        self._channels_source, self.refresh_seconds, self.clock = channels, refresh_seconds, clock
         self._on_report = on_report or (lambda: None)
         self.channel_ids: dict[str, str] = {}
         self._subscribed: set[str] = set()  # broadcaster ids with subscriptions on this session
@@ -79,13 +79,13 @@ class EventSubChatListener(BotAccount):
         self._tick()
 
     def _tick(self) -> None:
-        if time.monotonic() - self._refreshed_at >= self.refresh_seconds:
-            self._refreshed_at = time.monotonic()
+        if self.clock() - self._refreshed_at >= self.refresh_seconds:
+            self._refreshed_at = self.clock()
             wanted = self._channels_source()
             self.channel_ids.clear()
             self.channel_ids.update(wanted)
             self._subscribed &= set(wanted.values())  # a channel left keeps no stale entry
-        now = time.monotonic()
+        now = self.clock()
         for login, broadcaster_id in list(self.channel_ids.items()):
             if broadcaster_id in self._subscribed or now < self._refused_until.get(broadcaster_id, 0.0):
                 continue
@@ -118,18 +118,25 @@ class EventSubChatListener(BotAccount):
         return True
 
     def _notification(self, notification: Notification) -> None:
-        if notification.type == CHAT_MESSAGE:
-            try:
-                message = chat_message_from_event(notification.event)
-            except ValueError as err:
-                log.warning("chat over EventSub: ignored a message: %s", err)
-                return
-            self.channel_ids.setdefault(message.channel, message.room_id)
-            run_command(message, self.sender, self.transport)
-        elif notification.type in CHAT_TYPES:
-            try:
-                with transaction(get_db()) as db:
-                    store_chat_event(db, eventsub_message_id=notification.message_id, event_type=notification.type,
-                                     event=notification.event)
-            except ValueError as err:
-                log.warning("chat over EventSub: ignored a %s event: %s", notification.type, err)
+        handle_chat_event(notification.type, notification.message_id, notification.event, self.sender,
+                          self.channel_ids)
+
+
+def handle_chat_event(event_type: str, message_id: str, event, sender: HelixChatSender,
+                      channel_ids: dict[str, str]) -> None:
+    """One chat event over EventSub, whoever's token brought it: a message runs its command (once per
+    Twitch message id), the other chat types are stored."""
+    if event_type == CHAT_MESSAGE:
+        try:
+            message = chat_message_from_event(event)
+        except ValueError as err:
+            log.warning("chat over EventSub: ignored a message: %s", err)
+            return
+        channel_ids.setdefault(message.channel, message.room_id)
+        run_command(message, sender, "eventsub")
+    elif event_type in CHAT_TYPES:
+        try:
+            with transaction(get_db()) as db:
+                store_chat_event(db, eventsub_message_id=message_id, event_type=event_type, event=event)
+        except ValueError as err:
+            log.warning("chat over EventSub: ignored a %s event: %s", event_type, err)

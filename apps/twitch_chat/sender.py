@@ -30,11 +30,12 @@ def reason_label(code: str | None) -> str:
 
 
 class HelixChatSender:
-    """A ChatBackend that sends as the bot. `token()` gives the bot's user token, `refresh()` a new
-    one after a 401 (None when only a new login helps); `channel_ids` maps channel logins to
-    broadcaster ids."""
+    """A ChatBackend that sends as the bot. `token()` gives the bot's user token (None: the app
+    token, which the Helix pipeline renews itself), `refresh()` a new one after a 401 (None when
+    only a new login helps; `refresh` None: nothing to refresh); `channel_ids` maps channel logins
+    to broadcaster ids."""
 
-    def __init__(self, sender_id: str, token: Callable[[], str], refresh: Callable[[], str | None],
+    def __init__(self, sender_id: str, token: Callable[[], str | None], refresh: Callable[[], str | None] | None,
                  channel_ids: Mapping[str, str]):
         self.sender_id = sender_id
         self._token, self._refresh = token, refresh
@@ -52,7 +53,7 @@ class HelixChatSender:
             return
         try:
             response = self._post(body, self._token())
-            if response.status == 401:  # Twitch did not take it: once more with a refreshed token
+            if response.status == 401 and self._refresh is not None:  # once more with a refreshed token
                 token = self._refresh()
                 if token is None:
                     FAILED.labels("401").inc()
@@ -78,6 +79,6 @@ class HelixChatSender:
                     result.drop_message)
 
     @staticmethod
-    def _post(body: bytes, token: str):
+    def _post(body: bytes, token: str | None):
         return helix_request("POST", SEND_PATH, body=body, headers={"Content-Type": "application/json"},
                              user_token=token, cache_ttl=0)

@@ -9,13 +9,14 @@ import threading
 import time
 
 from apps.twitch_chat import reco
+from apps.twitch_chat.app_listener import AppTokenChatListener
 from apps.twitch_chat.bot import BotAccount
 from apps.twitch_chat.chat_events import prune_seen, run_command
 from apps.twitch_chat.eventsub_listener import EventSubChatListener
-from apps.twitch_chat.transport import Choice, choose_transport
+from apps.twitch_chat.transport import Choice, current_choice
 from modules.twitch.chat_client import ChatAuthError, ChatClient, channel_name
 from modules.twitch.irc import ChatMessage, IrcMessage
-from shared import tokens
+from shared import dispatch, tokens
 from shared.db import get_db, transaction, utcnow
 from shared.registry import NeedsReauth, NotConfigured
 from shared.settings import get_settings
@@ -130,17 +131,6 @@ class ChatListener(BotAccount):
             raise failures[0]
 
 
-def bot_scopes(bot: tokens.BotCredentials) -> list[str] | None:
-    """The scopes the bot granted; None for the static bot (TWITCH_OAUTH_TOKEN: not known)."""
-    with transaction(get_db()):  # a fresh read: a new grant must be seen by this long-lived thread
-        entry = next((entry for entry in tokens.list_bots() if entry["name"] == bot.name), None)
-    return None if entry is None or entry["static"] else entry["scopes"]
-
-
-def current_choice(bot: tokens.BotCredentials) -> Choice:
-    return choose_transport(get_settings().chat_transport, bot_scopes(bot))
-
-
 class ChatService:
     """Runs the bot's chat listener over the chosen transport, and switches when the choice changes
     (a new grant, CHAT_TRANSPORT): the new listener starts first and the old one stops once the
@@ -149,15 +139,19 @@ class ChatService:
 
     def __init__(self, bot: tokens.BotCredentials, *, refresh_seconds: float = CHANNEL_REFRESH_SECONDS,
                  switch_timeout: float = SWITCH_TIMEOUT_SECONDS, irc_options: dict | None = None,
-                 eventsub_options: dict | None = None):
+                 eventsub_options: dict | None = None, app_options: dict | None = None):
         self.bot = bot
         self.refresh_seconds, self.switch_timeout = refresh_seconds, switch_timeout
         self.irc_options, self.eventsub_options = irc_options or {}, eventsub_options or {}
+        self.app_options = app_options or {}
         self.failures: list[Exception] = []
         self.listener = None
 
     def _start(self, choice: Choice):
-        if choice.transport == "eventsub":
+        if choice.kind == ("eventsub", "app"):
+            listener = AppTokenChatListener(self.bot, active_channel_ids, refresh_seconds=self.refresh_seconds,
+                                            on_report=lambda: self._report(listener), **self.app_options)
+        elif choice.transport == "eventsub":
             created: list[EventSubChatListener] = []
             listener = EventSubChatListener(self.bot, active_channel_ids, refresh_seconds=self.refresh_seconds,
                                             on_report=lambda: created and self._report(created[0]),
@@ -195,7 +189,7 @@ class ChatService:
                 if not running[2].is_alive() or stop.is_set():
                     break
                 choice = current_choice(self.bot)
-                if choice.transport != self.listener.choice.transport and not stop.is_set():
+                if choice.kind != self.listener.choice.kind and not stop.is_set():
                     running = self._switch(running, choice, stop)
                 else:
                     self._report(self.listener)
@@ -262,5 +256,6 @@ def complete_metadata(stop: threading.Event) -> None:
             with transaction(db):
                 reco.prune(db)
                 prune_seen(db)
+                dispatch.prune(db)
             pruned_at = time.monotonic()
         stop.wait(1 if tried else METADATA_IDLE_SECONDS)

@@ -7,6 +7,7 @@ import socket
 import threading
 
 from apps.twitch_webhooks.conduit.worker import ConduitWorker
+from apps.twitch_webhooks.eventsub import webhook_subscriptions
 from apps.twitch_webhooks.hub import service as hub
 from apps.twitch_webhooks.hub.forwarder import fan_out, forward_webhooks
 from apps.twitch_webhooks.hub.server import HubServer
@@ -16,11 +17,15 @@ from shared.settings import get_settings
 
 def eventsub_websocket(stop: threading.Event) -> None:
     """The EventSub WebSocket sessions of the bots the interests use (singleton); with
-    EVENTSUB_TRANSPORT=conduit the conduit serves the interests instead."""
-    if get_settings().eventsub_transport == "conduit":
+    EVENTSUB_TRANSPORT=conduit the conduit serves the interests instead, with webhook the app
+    token's webhook subscriptions do (this service makes them)."""
+    transport = get_settings().eventsub_transport
+    if transport == "conduit":
         stop.wait()
-        return
-    TransportManager().run(stop)
+    elif transport == "webhook":
+        webhook_subscriptions.serve(stop)
+    else:
+        TransportManager().run(stop)
 
 
 def eventsub_conduit(stop: threading.Event) -> None:

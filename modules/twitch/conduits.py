@@ -67,6 +67,14 @@ def websocket_shards_body(conduit_id: str, sessions: Mapping[str, str]) -> bytes
     return json.dumps({"conduit_id": conduit_id, "shards": shards}).encode()
 
 
+def webhook_shards_body(conduit_id: str, callbacks: Mapping[str, tuple[str, str]]) -> bytes:
+    """PATCH /eventsub/conduits/shards: {shard id: (callback URL, secret)}; Twitch signs what it
+    sends there with the secret (10 to 100 characters) and calls back only https on port 443."""
+    shards = [{"id": shard_id, "transport": {"method": "webhook", "callback": callback, "secret": secret}}
+              for shard_id, (callback, secret) in sorted(callbacks.items(), key=lambda item: int(item[0]))]
+    return json.dumps({"conduit_id": conduit_id, "shards": shards}).encode()
+
+
 def conduit_transport(conduit_id: str) -> dict[str, str]:
     """The transport of a subscription made against a conduit."""
     return {"method": "conduit", "conduit_id": conduit_id}

@@ -1,4 +1,4 @@
-"""Core tables: activities, the outbox, admin magic links, worker heartbeats."""
+"""Core tables: activities, the outbox, admin magic links, worker heartbeats, dispatched events."""
 
 from pydal import Field
 
@@ -14,6 +14,8 @@ INDEXES = [
     ("magic_link", "magic_link_token_uq", ("token_hash",), True),
     ("admin_session_revoked", "admin_session_revoked_jti_uq", ("jti",), True),
     ("worker_heartbeat", "worker_heartbeat_worker_uq", ("worker_id",), True),
+    ("dispatched_event", "dispatched_event_message_uq", ("message_id",), True),
+    ("dispatched_event", "dispatched_event_created_idx", ("created_at",)),
 ]
 
 
@@ -69,4 +71,11 @@ def define(db) -> None:
         Field("started_at", "datetime"),
         Field("beat_at", "datetime", notnull=True),
         Field("services", "json"),
+    )
+    db.define_table(  # shared.dispatch: events one module stored that another declared it consumes
+        "dispatched_event",
+        Field("message_id", "string", length=128, notnull=True),
+        Field("event_type", "string", length=128, notnull=True),
+        Field("event", "json"),
+        Field("created_at", "datetime", notnull=True),
     )

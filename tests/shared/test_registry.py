@@ -28,6 +28,8 @@ def test_every_manifest_is_valid(folder, wsgi_app):
         assert all(isinstance(command, click.Command) for command in load_entry(manifest.commands))
     for page in manifest.admin_pages:
         assert page["path"].startswith("/") and page["title"]
+    if manifest.consumes_subscriptions:
+        assert callable(load_entry(manifest.consumes_subscriptions))
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -39,6 +41,10 @@ def test_every_manifest_is_valid(folder, wsgi_app):
      "'schema' must be 'apps.x.<module>:<function>'"),
     ({"name": "x", "title": "t", "version": "1", "provides": {"twitch_login": "twitch_auth/login"}},
      "'provides' must map roles to paths starting with /"),
+    ({"name": "x", "title": "t", "version": "1", "consumes": ["channel.chat.message"]}, "'consumes' must be"),
+    ({"name": "x", "title": "t", "version": "1", "consumes": {"events": [""]}}, "'consumes' must be"),
+    ({"name": "x", "title": "t", "version": "1", "consumes": {"events": [], "subscriptions": "apps.y.m:f"}},
+     "'consumes.subscriptions' must be 'apps.x.<module>:<function>'"),
 ])
 def test_a_malformed_manifest_says_what_is_wrong(data, message):
     with pytest.raises(ManifestError, match=message):

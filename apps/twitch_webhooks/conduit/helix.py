@@ -17,6 +17,7 @@ from modules.twitch.conduits import (
     parse_shard,
     parse_shard_errors,
     update_conduit_body,
+    webhook_shards_body,
     websocket_shards_body,
 )
 from shared.db import get_db, transaction, utcnow
@@ -97,8 +98,16 @@ def resize(conduit: Conduit, shard_count: int) -> Conduit:
 
 def assign_websocket(conduit_id: str, shard_id: str, session_id: str) -> None:
     """Make the WebSocket session `session_id` the shard `shard_id`; ConduitError if Twitch refused."""
-    answer = helix_request("PATCH", SHARDS_PATH, body=websocket_shards_body(conduit_id, {shard_id: session_id}),
-                           headers=JSON, cache_ttl=0)
+    _assign(shard_id, websocket_shards_body(conduit_id, {shard_id: session_id}))
+
+
+def assign_webhook(conduit_id: str, shard_id: str, callback: str, secret: str) -> None:
+    """Make our webhook receiver the shard `shard_id`; ConduitError if Twitch refused."""
+    _assign(shard_id, webhook_shards_body(conduit_id, {shard_id: (callback, secret)}))
+
+
+def _assign(shard_id: str, body: bytes) -> None:
+    answer = helix_request("PATCH", SHARDS_PATH, body=body, headers=JSON, cache_ttl=0)
     errors = parse_shard_errors(_checked(answer, f"assigning shard {shard_id}").body)
     if errors:
         raise ConduitError(f"Twitch refused shard {shard_id}: {errors[0].message} ({errors[0].code})")

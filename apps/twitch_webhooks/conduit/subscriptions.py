@@ -1,5 +1,6 @@
 """The subscriptions of a conduit: made once, with the app token, against the conduit — the hub's
-interests, the standard set of every active channel and conduit.shard.disabled — deduplicated by
+interests, the standard set of every active channel, what other modules consume (shared.dispatch:
+the chat bot's chat types with the app token) and conduit.shard.disabled — deduplicated by
 type, version and condition (many interests, or an interest and a channel, share one)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from modules.twitch.conduits import SHARD_DISABLED, conduit_transport
 from modules.twitch.eventsub import STANDARD_TYPES, standard_condition
 from modules.twitch.helix import error_message
 from shared.db import get_db, transaction
+from shared.dispatch import wanted_subscriptions
 from shared.helix.client import HelixUnavailable, helix_request
 from shared.settings import get_settings
 
@@ -26,21 +28,21 @@ def _key(event_type: str, version: str, condition) -> Key:
     return event_type, str(version), json.dumps(normalize_condition(condition), sort_keys=True)
 
 
-def wanted(db, conduit_id: str) -> set[Key]:
-    keys = {_key(SHARD_DISABLED, "1", {"client_id": get_settings().twitch_app_id, "conduit_id": conduit_id})}
+def app_token_wanted(db) -> set[Key]:
+    """What the app token subscribes to on any transport: the hub's interests, the standard set of
+    every active channel (what other modules consume comes from shared.dispatch, read apart)."""
     # no DISTINCT: PostgreSQL cannot compare json columns; the set deduplicates
-    for row in db(db.hub_interest).select(db.hub_interest.event_type, db.hub_interest.version,
-                                          db.hub_interest.condition):
-        keys.add(_key(row.event_type, row.version, row.condition))
+    keys = {_key(row.event_type, row.version, row.condition) for row in db(db.hub_interest).select(
+        db.hub_interest.event_type, db.hub_interest.version, db.hub_interest.condition)}
     for row in db(db.twitch_channel.active == True).select(db.twitch_channel.broadcaster_id):  # noqa: E712
         keys.update(_key(event_type, version, standard_condition(event_type, row.broadcaster_id))
                     for event_type, version in STANDARD_TYPES)
     return keys
 
 
-def existing(db) -> set[Key]:
+def existing(db, transport_method: str = "conduit") -> set[Key]:
     table = db.eventsub_subscription
-    rows = db((table.transport_method == "conduit") & table.status.belongs(LIVE_STATUSES)).select(
+    rows = db((table.transport_method == transport_method) & table.status.belongs(LIVE_STATUSES)).select(
         table.type, table.version, table.condition)
     return {_key(row.type, row.version, row.condition) for row in rows}
 
@@ -50,18 +52,25 @@ def forget_all(db) -> None:
     db(db.eventsub_subscription.transport_method == "conduit").delete()
 
 
-class ConduitSubscriptions:
-    """Creates what is missing on each `ensure` (no Helix call when nothing is); a refused one is
-    tried again after RETRY_FAILED_SECONDS."""
+class AppTokenSubscriptions:
+    """The app token's subscriptions on one transport (a subclass says which): creates what is
+    missing on each `ensure` (no Helix call when nothing is); a refused one is tried again after
+    RETRY_FAILED_SECONDS."""
 
-    def __init__(self, conduit_id: str, clock=time.monotonic):
-        self.conduit_id, self.clock = conduit_id, clock
+    transport_method = ""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
         self._failed: dict[Key, float] = {}
+
+    def wanted(self, db) -> set[Key]:
+        return app_token_wanted(db)
 
     def ensure(self) -> int:
         """Create the missing subscriptions; returns how many were created."""
+        consumed = {_key(item.event_type, item.version, item.condition) for item in wanted_subscriptions()}
         with transaction(get_db()) as db:
-            missing = sorted(wanted(db, self.conduit_id) - existing(db))
+            missing = sorted((self.wanted(db) | consumed) - existing(db, self.transport_method))
         created = 0
         for key in missing:
             if self.clock() < self._failed.get(key, float("-inf")):
@@ -72,6 +81,23 @@ class ConduitSubscriptions:
             else:
                 self._failed[key] = self.clock() + RETRY_FAILED_SECONDS
         return created
+
+    def _create(self, event_type: str, version: str, condition: str) -> bool:
+        raise NotImplementedError
+
+
+class ConduitSubscriptions(AppTokenSubscriptions):
+    """Against the conduit, with conduit.shard.disabled besides."""
+
+    transport_method = "conduit"
+
+    def __init__(self, conduit_id: str, clock=time.monotonic):
+        super().__init__(clock)
+        self.conduit_id = conduit_id
+
+    def wanted(self, db) -> set[Key]:
+        return app_token_wanted(db) | {
+            _key(SHARD_DISABLED, "1", {"client_id": get_settings().twitch_app_id, "conduit_id": self.conduit_id})}
 
     def _create(self, event_type: str, version: str, condition: str) -> bool:
         body = json.dumps({"type": event_type, "version": version, "condition": json.loads(condition),

@@ -9,7 +9,13 @@ to the conduit, so the shard count follows the number of workers (a disabled sha
 its worker died and its lock frees soon, or it is reconnecting). Every
 worker looks for free shards every CONDUIT_TAKEOVER_SECONDS and at once when Twitch sends
 conduit.shard.disabled, and serves the ones it gets: a dead worker's shard moves within that time.
-The worker serving shard 0 creates the subscriptions."""
+The worker serving shard 0 creates the subscriptions.
+
+With webhook shards (CONDUIT_SHARDS=webhook, or auto with an https callback) the conduit has one
+shard, our webhook receiver (the web replicas behind it share the load; it verifies Twitch's
+signature with TWITCH_WEBHOOK_SECRET, the secret the shard was given): the worker holding shard
+0's lock assigns it when Twitch does not show it enabled with our callback, and makes the
+subscriptions; no worker opens a WebSocket session."""
 
 from __future__ import annotations
 
@@ -20,7 +26,9 @@ import threading
 
 from apps.twitch_webhooks.conduit import helix as conduit_helix
 from apps.twitch_webhooks.conduit.subscriptions import ConduitSubscriptions
-from apps.twitch_webhooks.eventsub.store import record_notification
+from apps.twitch_webhooks.eventsub.helix import callback_url, webhook_secret
+from apps.twitch_webhooks.eventsub.store import LIVE_STATUSES, record_notification
+from apps.twitch_webhooks.eventsub.webhook_subscriptions import callback_problem
 from modules.twitch.conduits import SHARD_DISABLED, Conduit
 from modules.twitch.eventsub_ws import EventSubWebSocket, Notification, Session, with_keepalive
 from shared.db import get_db, transaction
@@ -28,6 +36,12 @@ from shared.locks import ServiceLock, service_lock
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+
+def webhook_shards() -> bool:
+    """CONDUIT_SHARDS=webhook, or auto with a callback Twitch can reach (https on port 443)."""
+    setting = get_settings().conduit_shards
+    return setting == "webhook" or (setting == "auto" and callback_problem() is None)
 
 
 def shard_lock(conduit_id: str, shard_id: str) -> ServiceLock:
@@ -78,25 +92,47 @@ class ConduitWorker:
         self.conduit: Conduit | None = None
         self.shards: dict[str, ShardSession] = {}
         self._look = threading.Event()  # set by conduit.shard.disabled: look for free shards now
+        self.webhook_lock: ServiceLock | None = None  # held while this worker looks after the webhook shard
 
     def run(self, stop: threading.Event) -> None:
-        with conduit_helix.AdminLock():
-            self.conduit = conduit_helix.ensure_conduit()
-        subscriptions = ConduitSubscriptions(self.conduit.id)
+        subscriptions = self.start()
         try:
             while not stop.is_set():
-                self._drop_lost_shards()
-                if not self._take_free_shards() and not self.shards:
-                    self._add_a_shard()
-                if "0" in self.shards:
-                    subscriptions.ensure()
+                self.sweep(subscriptions)
                 self._look.wait(self.takeover_seconds)
                 self._look.clear()
         finally:
-            for shard in self.shards.values():
-                shard.stop.set()
-            for shard in self.shards.values():
-                shard.thread.join(10)
+            self.stop_shards()
+
+    def start(self) -> ConduitSubscriptions:
+        """The app's conduit (created or reused) and the set of its subscriptions."""
+        with conduit_helix.AdminLock():
+            self.conduit = conduit_helix.ensure_conduit()
+            if webhook_shards() and self.conduit.shard_count != 1:  # WebSocket shards of before
+                self.conduit = conduit_helix.resize(self.conduit, 1)
+        return ConduitSubscriptions(self.conduit.id)
+
+    def sweep(self, subscriptions: ConduitSubscriptions | None = None) -> None:
+        """One look (every CONDUIT_TAKEOVER_SECONDS, and at once on conduit.shard.disabled): give up
+        lost shards, take free ones, add one if this worker has none; the shard-0 worker makes the
+        subscriptions."""
+        if webhook_shards():
+            self._look_after_the_webhook_shard(subscriptions)
+            return
+        self._drop_lost_shards()
+        if not self._take_free_shards() and not self.shards:
+            self._add_a_shard()
+        if "0" in self.shards and subscriptions is not None:
+            subscriptions.ensure()
+
+    def stop_shards(self) -> None:
+        if self.webhook_lock is not None:
+            self.webhook_lock.release()
+            self.webhook_lock = None
+        for shard in self.shards.values():
+            shard.stop.set()
+        for shard in self.shards.values():
+            shard.thread.join(10)
 
     def notification(self, notification: Notification) -> None:
         with transaction(get_db()) as db:
@@ -107,6 +143,31 @@ class ConduitWorker:
             log.warning("Twitch disabled conduit shard %s (%s)", shard_id, notification.event.get("status"))
             if shard_id not in self.shards:
                 self._look.set()
+
+    def _look_after_the_webhook_shard(self, subscriptions: ConduitSubscriptions | None) -> None:
+        if self.webhook_lock is not None and not self.webhook_lock.still_held():
+            self.webhook_lock = None  # expired (Redis): another worker may hold it now
+        if self.webhook_lock is None:
+            lock = shard_lock(self.conduit.id, "0")
+            if not lock.acquire():
+                return
+            self.webhook_lock = lock
+        callback = callback_url()
+        shard = next((item for item in conduit_helix.shards(self.conduit.id) if item.id == "0"), None)
+        ours = shard is not None and (shard.method, shard.callback) == ("webhook", callback)
+        if not ours or shard.status not in LIVE_STATUSES:
+            try:
+                conduit_helix.assign_webhook(self.conduit.id, "0", callback, webhook_secret())
+            except conduit_helix.ConduitError as err:  # an http callback, say: shown on the admin page
+                log.error("conduit: the webhook shard was refused: %s", err)
+                conduit_helix.record_shard(self.conduit.id, "0", worker_id=self.worker_id, status="refused",
+                                           detail=str(err)[:500])
+                return
+            conduit_helix.record_shard(self.conduit.id, "0", worker_id=self.worker_id, session_id=None,
+                                       status="enabled", detail=f"webhook {callback}")
+            log.info("conduit shard 0 is our webhook receiver %s", callback)
+        if subscriptions is not None:
+            subscriptions.ensure()
 
     def _serve(self, shard_id: str, lock: ServiceLock) -> None:
         shard = ShardSession(self, shard_id, lock)

@@ -1,7 +1,8 @@
 """EventSub storage both transports share: events stored once per message id (a unique index),
 activities with their points derived in the same transaction, and the subscriptions we know.
 
-Everything here runs in the caller's transaction; the caller commits (and only then answers
+New events of the types a module consumes are published (shared.dispatch) in the same
+transaction. Everything here runs in the caller's transaction; the caller commits (and only then answers
 Twitch) or rolls back.
 """
 
@@ -28,6 +29,7 @@ from shared.db import (
     sql_value,
     utcnow,
 )
+from shared.dispatch import publish
 from shared.outbox import activity_rows, record_activities, reputation_status
 from shared.settings import get_settings
 
@@ -205,6 +207,9 @@ def record_notifications(db, items: list[Incoming]) -> list[bool]:
         inserted = _insert_events(db, items)
         record_activities(db, _activities(db, [item for item in _first_of_each(items)
                                                 if item.message_id in inserted]))
+    # the modules that consume some of these types (manifest "consumes") read them from there
+    publish(db, ((item.message_id, item.event_type, item.event) for item in _first_of_each(items)
+                 if item.message_id in inserted))
     new = []
     for item in items:
         new.append(item.message_id in inserted)

@@ -11,7 +11,6 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from apps.twitch_webhooks.hub.accounts import current_versions
@@ -20,10 +19,9 @@ from apps.twitch_webhooks.hub.service import report_connections
 from apps.twitch_webhooks.hub.webhooks import KIND
 from shared.crypto import digest
 from shared.db import get_db, transaction, utcnow
+from shared.feed import RowFeed
 from shared.outbox import enqueue
 
-GAP_SECONDS = 30.0  # how long an id skipped by the cursor may still appear (a transaction committing late)
-MAX_GAPS = 10000
 UNKNOWN_RELOAD_SECONDS = 0.2  # at most this often for events of subscriptions not in the registry
 
 
@@ -33,38 +31,10 @@ def event_message(row) -> dict:
             "received_at": row.received_at.isoformat() + "Z"}
 
 
-class EventFeed:
-    """New eventsub_event rows in id order. Ids are given out before their transaction commits, so
-    an id the cursor jumped over is looked for again during GAP_SECONDS."""
+class EventFeed(RowFeed):
+    """New eventsub_event rows in id order (see RowFeed)."""
 
-    def __init__(self, cursor: int, batch: int = 500, clock: Callable[[], float] = time.monotonic):
-        self.cursor = cursor
-        self.batch = batch
-        self.clock = clock
-        self.gaps: dict[int, float] = {}
-
-    @classmethod
-    def from_latest(cls, db, **options) -> EventFeed:
-        """A feed of the events stored from now on."""
-        latest = db.eventsub_event.id.max()
-        return cls(db(db.eventsub_event).select(latest).first()[latest] or 0, **options)
-
-    def poll(self, db) -> list:
-        table = db.eventsub_event
-        rows = list(db(table.id > self.cursor).select(orderby=table.id, limitby=(0, self.batch)))
-        if self.gaps:
-            late = list(db(table.id.belongs(list(self.gaps))).select())
-            for row in late:
-                del self.gaps[row.id]
-            rows = late + rows
-        now = self.clock()
-        for row in rows:
-            if row.id > self.cursor:
-                last = min(row.id, self.cursor + 1 + max(0, MAX_GAPS - len(self.gaps)))
-                self.gaps.update((missing, now) for missing in range(self.cursor + 1, last))
-                self.cursor = row.id
-        self.gaps = {gap: seen for gap, seen in self.gaps.items() if now - seen < GAP_SECONDS}
-        return sorted(rows, key=lambda row: row.id)
+    table = "eventsub_event"
 
 
 @dataclass(frozen=True)

@@ -146,11 +146,17 @@ def test_a_moderator_badge_gives_the_moderator_permission(db, chat_bot, eventsub
         registry._commands.pop("modonly_test")
 
 
-def test_the_same_message_runs_its_command_once_over_both_transports(db, chat_bot):
+def test_the_same_message_runs_its_command_once_over_both_transports(db, chat_bot, monkeypatch):
     line = ("@badges=;display-name=Viewer;id=same-id;room-id=1337;user-id=42 "
             ":viewer!viewer@viewer.tmi.twitch.tv PRIVMSG #streamer :!reco twice?")
+    from apps.twitch_chat.commands import registry
     from modules.twitch.eventsub_chat import chat_message_from_event
 
+    # an hour between the registry's looks, and its cooldowns this test's own (the others' are
+    # given back afterwards): !reco's per-viewer cooldown never holds the message back, only the dedup can
+    hours = iter(range(0, 10**9, 3600))
+    monkeypatch.setattr(registry, "clock", lambda: float(next(hours)))
+    monkeypatch.setattr(registry, "_used", {})
     backend = FakeChatBackend()
     assert chat_events.run_command(ChatMessage.from_irc(parse(line)), backend, "irc")
     assert not chat_events.run_command(chat_message_from_event(chat_event("!reco twice?", "same-id")), backend,
@@ -217,3 +223,23 @@ def test_a_transport_switch_mid_stream_runs_each_command_once(db, chat_bot, irc,
     assert [line.split(" ")[0] for line in irc.lines("PRIVMSG")] == ["@reply-parent-msg-id=switch-1"]
     assert [sent["reply_parent_message_id"] for sent in helix.sent] == ["switch-2"]
     wait_until(lambda: (status_row(db) or {}).get("transport") == "eventsub")
+
+
+def test_a_channel_twitch_refused_is_asked_again_a_minute_later_not_on_every_tick(db, chat_bot, helix):
+    from apps.twitch_chat.eventsub_listener import RETRY_REFUSED_SECONDS, EventSubChatListener
+    from modules.twitch.eventsub_ws import Session
+    from shared import tokens
+
+    now = [1000.0]
+    helix.banned.add((BROADCASTER, BOT_ID))
+    listener = EventSubChatListener(tokens.get_bot("main"), lambda: {"streamer": BROADCASTER}, clock=lambda: now[0])
+    listener._session(Session("chat-session", 10, None, False))  # welcomed: subscribes, Twitch refuses
+    posts = helix.requests.count(("POST", "eventsub/subscriptions"))
+    assert posts == 1 and listener.joined == set()
+    helix.banned.clear()  # unbanned: Twitch would take them now
+    now[0] += RETRY_REFUSED_SECONDS - 1
+    listener._tick()
+    assert helix.requests.count(("POST", "eventsub/subscriptions")) == posts  # not asked on every tick
+    now[0] += 1
+    listener._tick()
+    assert len(helix.subscriptions) == len(CHAT_TYPES) and listener.joined == {"streamer"}

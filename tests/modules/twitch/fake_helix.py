@@ -1,13 +1,16 @@
 """A fake Twitch Helix on 127.0.0.1 (a threading WSGI server) for chat and EventSub: POST
 /chat/messages, /eventsub/subscriptions, /eventsub/conduits and /eventsub/conduits/shards,
 answering with Twitch's documented shapes and errors. Tokens are registered with `user_token`
-(user id + scopes) or `app_token`; everything received is kept for the tests to assert on.
+(user id + scopes) or `app_token`; everything received is kept for the tests to assert on. The
+app token reads and sends chat for a user in `bot_users` (granted user:bot) in a channel of
+`bot_channels` (the broadcaster granted channel:bot) or of `moderators` ((broadcaster, user)).
 
 With `sessions` (a FakeEventSub with auto=True) it also plays EventSub's side of a conduit:
 `deliver` sends an event of a conduit subscription to one enabled WebSocket shard (round robin)
 and, when that shard's socket is gone, disables the shard, notifies `conduit.shard.disabled` and
 tries one other enabled shard, as Twitch does; `session_closed` disables a shard whose socket
-ended."""
+ended. A webhook shard gets the event signed with its secret through `post_webhook(callback,
+headers, body) -> HTTP status` (the test's way to reach its receiver)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from modules.twitch.eventsub import NOTIFICATION, signed_message
 from modules.twitch.helix import error_body
 
 CLIENT_ID = "fake-client-id"
@@ -66,8 +70,13 @@ class FakeHelix:
         self.subscriptions: list[dict] = []
         self.conduits: dict[str, FakeConduit] = {}
         self.drop_next: dict | None = None
+        self.bot_users: set[str] = set()
+        self.bot_channels: set[str] = set()
+        self.moderators: set[tuple[str, str]] = set()
+        self.banned: set[tuple[str, str]] = set()  # (broadcaster, user): Twitch refuses the user's chat subscriptions
         self.requests: list[tuple[str, str]] = []
         self.sessions = sessions  # a FakeEventSub: which WebSocket sessions exist, for shards
+        self.post_webhook = None  # (callback, headers, body) -> status: delivery to webhook shards
         self.lock = threading.RLock()
         self._turn = itertools.count()
         self._server = make_server("127.0.0.1", 0, self._app, server_class=_Server, handler_class=_QuietHandler)
@@ -165,22 +174,39 @@ class FakeHelix:
         for name in ("broadcaster_id", "sender_id", "message"):
             if not body.get(name):
                 raise HelixProblem(400, f"Missing required parameter \"{name}\"")
-        if token.user_id is None or "user:write:chat" not in token.scopes:
+        if token.user_id is None:
+            self._app_may_chat(body["broadcaster_id"], body["sender_id"])
+        elif "user:write:chat" not in token.scopes:
             raise HelixProblem(401, "Missing scope: user:write:chat")
-        if body["sender_id"] != token.user_id:
+        elif body["sender_id"] != token.user_id:
             raise HelixProblem(403, "The sender is not permitted to send chat messages to the broadcaster's "
                                     "chat room.")
         if len(body["message"]) > 500:
             raise HelixProblem(422, "The message is too large")
         drop, self.drop_next = self.drop_next, None
-        self.sent.append({**body, "is_sent": drop is None})
+        self.sent.append({**body, "is_sent": drop is None, "app_token": token.user_id is None})
         return 200, {"data": [{"message_id": str(uuid.uuid4()) if drop is None else "", "is_sent": drop is None,
                                "drop_reason": drop}]}
+
+    def _app_may_chat(self, broadcaster_id: str, user_id: str) -> None:
+        """Twitch's rule for the app token in chat: user:bot from the user, and channel:bot from the
+        broadcaster or the user a moderator of the channel."""
+        if user_id not in self.bot_users:
+            raise HelixProblem(403, "The user has not authorized the app with the user:bot scope")
+        if broadcaster_id not in self.bot_channels and (broadcaster_id, user_id) not in self.moderators:
+            raise HelixProblem(403, "The broadcaster has not authorized the app with the channel:bot scope and "
+                                    "the user is not a moderator")
 
     # -- subscriptions -----------------------------------------------------------------------
     def _subscribe(self, token: Token, body: dict, query: dict):
         transport = body.get("transport") or {}
         method = transport.get("method")
+        condition = body.get("condition") or {}
+        if str(body.get("type", "")).startswith("channel.chat."):
+            if (condition.get("broadcaster_user_id"), condition.get("user_id")) in self.banned:
+                raise HelixProblem(403, "The user in the condition is banned from the broadcaster's chat")
+            if token.user_id is None:
+                self._app_may_chat(condition.get("broadcaster_user_id"), condition.get("user_id"))
         if method == "websocket" and token.user_id is None:
             raise HelixProblem(400, "WebSocket transports require a user access token")
         if method == "conduit":
@@ -261,6 +287,15 @@ class FakeHelix:
             if not shard_id.isdigit() or int(shard_id) >= conduit.shard_count:
                 errors.append({"id": shard_id, "message": "The shard id is outside the conduit's range",
                                "code": "invalid_parameter"})
+            elif transport.get("method") == "webhook" and not (
+                    str(transport.get("callback", "")).startswith("https://")
+                    and 10 <= len(transport.get("secret") or "") <= 100):
+                errors.append({"id": shard_id, "message": "The webhook callback must be https and the secret 10 to "
+                                                          "100 characters", "code": "invalid_parameter"})
+            elif transport.get("method") == "webhook":
+                conduit.shards[shard_id] = {"status": "enabled", "secret": transport["secret"],
+                                            "transport": {"method": "webhook", "callback": transport["callback"]}}
+                updated.append(self._shard_json(shard_id, conduit.shards[shard_id]))
             elif transport.get("method") == "websocket" and (
                     self.sessions is None or not self.sessions.has_session(transport.get("session_id"))):
                 errors.append({"id": shard_id, "message": "The websocket session was not found",
@@ -278,6 +313,13 @@ class FakeHelix:
     def _send_to_shard(self, conduit: FakeConduit, shard_id: str, subscription: dict, event: dict,
                        message_id: str) -> bool:
         shard = conduit.shards[shard_id]
+        if shard["transport"]["method"] == "webhook":
+            headers, body = signed_message(shard["secret"], NOTIFICATION, {"subscription": subscription,
+                                                                          "event": event}, message_id)
+            if 200 <= self.post_webhook(shard["transport"]["callback"], headers, body) < 300:
+                return True
+            self._disable(conduit, shard_id, "notification_failures_exceeded")
+            return False
         connection = self.sessions.sessions.get(shard["transport"].get("session_id"))
         if connection is not None:
             connection.notify(subscription, event, message_id)
@@ -286,10 +328,10 @@ class FakeHelix:
         self._disable(conduit, shard_id, "websocket_disconnected")
         return False
 
-    def deliver(self, event_type: str, event: dict) -> tuple[str, str | None]:
-        """Send one event of the conduit subscription of this type; (message id, shard id that took
-        it, or None when no shard could)."""
-        message_id = str(uuid.uuid4())
+    def deliver(self, event_type: str, event: dict, message_id: str | None = None) -> tuple[str, str | None]:
+        """Send one event of the conduit subscription of this type (`message_id`: a retry of that
+        message); (message id, shard id that took it, or None when no shard could)."""
+        message_id = message_id or str(uuid.uuid4())
         with self.lock:
             [subscription] = [sub for sub in self.subscriptions_of(event_type)
                               if sub["transport"].get("method") == "conduit"]

@@ -440,7 +440,7 @@ def test_the_listener_reads_and_answers_over_eventsub(monkeypatch):
         result = listener.client.say("streamer", "thanks!", reply_to="m-1")
         assert result.is_sent
         assert helix.sent[-1] == {"broadcaster_id": "1337", "sender_id": "999", "message": "thanks!",
-                                  "reply_parent_message_id": "m-1", "is_sent": True}
+                                  "reply_parent_message_id": "m-1", "is_sent": True, "app_token": False}
     finally:
         eventsub.stop()
         helix.close()

@@ -175,3 +175,85 @@ def test_twitch_refusals_of_conduit_calls_say_why(db, twitch, conduit_settings):
     replacement = conduit_helix.ensure_conduit(1)
     assert replacement.id != conduit.id and list(twitch.conduits) == [replacement.id]
     assert db(db.eventsub_subscription).count() == 0
+
+
+def test_a_dead_workers_shard_is_taken_on_the_next_look_without_shard_disabled(db, twitch, conduit_settings):
+    """The periodic look alone (what the timer runs every CONDUIT_TAKEOVER_SECONDS, called here by
+    the test) moves the shard: no subscriptions are made, so Twitch has no conduit.shard.disabled
+    to send."""
+    from apps.twitch_webhooks.conduit.worker import ConduitWorker
+
+    first, second = ConduitWorker("worker-a"), ConduitWorker("worker-b")
+    try:
+        first.start()
+        first.sweep()
+        wait_until(lambda: set(enabled(twitch)) == {"0"})
+        second.start()
+        second.sweep()  # no free shard, every shard enabled: it adds one
+        wait_until(lambda: set(enabled(twitch)) == {"0", "1"})
+        dead_session = enabled(twitch)["0"]
+        first.stop_shards()  # worker-a is gone: its session ends, its lock frees, Twitch disables the shard
+        wait_until(lambda: "0" not in enabled(twitch))
+        assert set(second.shards) == {"1"} and twitch.subscriptions_of("conduit.shard.disabled") == []
+        second.sweep()
+        wait_until(lambda: enabled(twitch).get("0") not in (None, dead_session))
+        assert set(second.shards) == {"0", "1"}
+        db.commit()
+        assert {row.shard_id: row.worker_id for row in db(db.eventsub_conduit_shard).select()} == {
+            "0": "worker-b", "1": "worker-b"}
+        assert len(twitch.conduits) == 1 and next(iter(twitch.conduits.values())).shard_count == 2
+    finally:
+        first.stop_shards()
+        second.stop_shards()
+
+
+def test_a_webhook_shard_brings_events_to_the_webhook_receiver(client, db, twitch, conduit_settings, configure):
+    """CONDUIT_SHARDS=auto with an https callback: the conduit's one shard is our webhook receiver,
+    which verifies Twitch's signature with the secret the shard was given; no WebSocket is opened."""
+    from apps.twitch_webhooks.conduit.worker import ConduitWorker
+
+    secret = "webhook-secret-0123456789"
+    configure(PUBLIC_URL="https://bot.example.org", TWITCH_WEBHOOK_SECRET=secret)
+    callback = "https://bot.example.org/twitch_webhooks/webhook"
+    answers = []
+
+    def receive(url: str, headers: dict, body: bytes) -> int:
+        assert url == callback
+        answers.append(client.post("/twitch_webhooks/webhook", params=body, headers=headers,
+                                   content_type="application/json", expect_errors=True).status_int)
+        return answers[-1]
+
+    twitch.post_webhook = receive
+    worker = ConduitWorker("worker-a")
+    subscriptions = worker.start()
+    worker.sweep(subscriptions)
+    [conduit] = twitch.conduits.values()
+    assert conduit.shard_count == 1 and conduit.shards["0"]["transport"] == {"method": "webhook",
+                                                                             "callback": callback}
+    assert len(twitch.subscriptions) == 11 and not worker.shards and twitch.sessions.sessions == {}
+    message_id, shard = twitch.deliver("channel.follow", follow(1))
+    assert shard == "0"
+    twitch.deliver("channel.follow", follow(1), message_id=message_id)  # Twitch's retry: stored once
+    assert answers == [200, 200] and stored_ids(db) == [message_id]
+    worker.sweep(subscriptions)  # enabled with our callback: not assigned again
+    assert twitch.requests.count(("PATCH", "eventsub/conduits/shards")) == 1
+
+    conduit.shards["0"]["secret"] = "someone-elses-secret-0123"  # a message we cannot verify is refused
+    assert twitch.deliver("channel.follow", follow(2))[1] is None and answers[-1] == 403
+    worker.sweep(subscriptions)  # Twitch disabled the shard: it is assigned again, with our secret
+    assert twitch.deliver("channel.follow", follow(3))[1] == "0" and len(stored_ids(db)) == 2
+    worker.stop_shards()
+
+
+def test_conduit_shards_webhook_with_an_http_callback_says_why_twitch_refuses(db, twitch, conduit_settings,
+                                                                              configure):
+    from apps.twitch_webhooks.conduit.worker import ConduitWorker
+
+    configure(CONDUIT_SHARDS="webhook", TWITCH_WEBHOOK_SECRET="webhook-secret-0123456789")
+    worker = ConduitWorker("worker-a")
+    worker.sweep(worker.start())
+    worker.stop_shards()
+    db.commit()
+    row = db(db.eventsub_conduit_shard.shard_id == "0").select().first()
+    assert row.status == "refused" and "callback must be https" in row.detail
+    assert not twitch.subscriptions  # nothing is made while no shard can take it

@@ -10,6 +10,7 @@ from apps.twitch_webhooks.eventsub.store import upsert_subscription
 from apps.twitch_webhooks.hub import forwarder as hub_forwarder
 from apps.twitch_webhooks.hub.forwarder import EventFeed, InterestRegistry, websocket_deliveries
 from shared.db import utcnow
+from shared.feed import GAP_SECONDS
 from tests.apps.twitch_webhooks.hub.fakes import (
     BROADCASTER,
     hub_settings,
@@ -67,7 +68,7 @@ def test_gaps_are_given_up_after_a_while(db):
     feed = EventFeed(0, clock=clock)
     insert_event(db, 2)
     feed.poll(db)
-    clock.now = hub_forwarder.GAP_SECONDS + 1
+    clock.now = GAP_SECONDS + 1
     feed.poll(db)
     assert not feed.gaps  # a rolled-back id never comes
 
