@@ -26,3 +26,15 @@ class BotAccount:
             log.error("chat bot %s: %s", self.bot.name, err)
             return None
         return self.bot.token
+
+
+class ConnectedBot(BotAccount):
+    """A listener with a connection of its own (`self.client`), whose state and detail it reports."""
+
+    @property
+    def state(self) -> str:
+        return self.client.state
+
+    @property
+    def detail(self) -> str:
+        return self.client.detail

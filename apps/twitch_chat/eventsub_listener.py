@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 
-from apps.twitch_chat.bot import BotAccount
+from apps.twitch_chat.bot import ConnectedBot
 from apps.twitch_chat.chat_events import run_command, store_chat_event
 from apps.twitch_chat.sender import HelixChatSender
 from modules.twitch.eventsub_chat import CHAT_MESSAGE, CHAT_TYPES, chat_condition, chat_message_from_event
@@ -27,7 +27,7 @@ SUBSCRIPTIONS = "eventsub/subscriptions"
 RETRY_REFUSED_SECONDS = 60.0  # a channel Twitch refused is asked again this much later, not every tick
 
 
-class EventSubChatListener(BotAccount):
+class EventSubChatListener(ConnectedBot):
     """One bot's chat over EventSub. `channels()` gives {login: broadcaster id} of the channels to
     read (called every `refresh_seconds`); `on_report()` is called when the state changes."""
 
@@ -54,14 +54,6 @@ class EventSubChatListener(BotAccount):
                                         **client_options)
 
     # -- what the service reads -----------------------------------------------------------------
-    @property
-    def state(self) -> str:
-        return self.client.state
-
-    @property
-    def detail(self) -> str:
-        return self.client.detail
-
     @property
     def joined(self) -> set[str]:
         """The channels whose chat this session reads."""

@@ -10,7 +10,7 @@ import time
 
 from apps.twitch_chat import reco
 from apps.twitch_chat.app_listener import AppTokenChatListener
-from apps.twitch_chat.bot import BotAccount
+from apps.twitch_chat.bot import ConnectedBot
 from apps.twitch_chat.chat_events import prune_seen, run_command
 from apps.twitch_chat.eventsub_listener import EventSubChatListener
 from apps.twitch_chat.transport import Choice, current_choice
@@ -60,7 +60,7 @@ def active_channels() -> list[str]:
     return list(active_channel_ids())
 
 
-class ChatListener(BotAccount):
+class ChatListener(ConnectedBot):
     """The chat bot's IRC connection, wired to the token service, the channels and the commands."""
 
     transport = "irc"
@@ -73,14 +73,6 @@ class ChatListener(BotAccount):
         self.reporting = lambda: True  # during a transport switch only the listener in use reports
         self.client = ChatClient(bot.login, self.token, url=get_settings().twitch_irc_url, on_message=self.received,
                                  on_auth_failed=self.refresh, on_state=self.state_changed, **client_options)
-
-    @property
-    def state(self) -> str:
-        return self.client.state
-
-    @property
-    def detail(self) -> str:
-        return self.client.detail
 
     @property
     def joined(self) -> set[str]:
