@@ -37,10 +37,11 @@ CHAT_PREFIX = "channel.chat."  # the chat bot's subscriptions, not the channel's
 
 
 def chat_message(broadcaster: TwitchUser, chatter: TwitchUser, text: str) -> dict:
-    """A channel.chat.message event as EventSub sends it."""
+    """A channel.chat.message event as EventSub sends it; the chatter's name is the login, as the
+    sandbox's IRC chat shows it (display-name tag), so both transports name viewers alike."""
     return {"broadcaster_user_id": broadcaster.id, "broadcaster_user_login": broadcaster.login,
             "broadcaster_user_name": broadcaster.display_name, "chatter_user_id": chatter.id,
-            "chatter_user_login": chatter.login, "chatter_user_name": chatter.display_name,
+            "chatter_user_login": chatter.login, "chatter_user_name": chatter.login,
             "message_id": str(uuid.uuid4()), "message": {"text": text, "fragments": [
                 {"type": "text", "text": text, "cheermote": None, "emote": None, "mention": None}]},
             "color": "#1E90FF", "badges": [], "message_type": "text", "cheer": None, "reply": None,
