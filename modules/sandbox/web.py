@@ -6,6 +6,7 @@ test may instead hand requests to `handle` directly (e.g. from a `responses` cal
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import threading
@@ -156,6 +157,5 @@ class Server:
 
 def twitch_error(status: int, message: str) -> Response:
     """Twitch's documented error body: {"error": reason phrase, "status": code, "message": …}."""
-    reasons = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-               429: "Too Many Requests", 500: "Internal Server Error"}
-    return json_response({"error": reasons.get(status, "Error"), "status": status, "message": message}, status)
+    return json_response({"error": http.client.responses.get(status, "Error"), "status": status,
+                          "message": message}, status)
