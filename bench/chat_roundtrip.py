@@ -29,9 +29,9 @@ os.environ.update({"WADDLEBOT_VAR_DIR": tempfile.mkdtemp(prefix="waddlebot-bench
                    "LOG_LEVEL": "ERROR", "REDIS_URL": ""})
 
 from modules.sandbox.eventsub_ws import FakeEventSub, ws_subscription  # noqa: E402
+from modules.sandbox.helix import FakeHelix  # noqa: E402
 from modules.sandbox.irc import FakeChat  # noqa: E402
 from tests.apps.twitch_auth.twitch_fakes import CLIENT_ID, store_bot  # noqa: E402
-from tests.modules.twitch.fake_helix import FakeHelix  # noqa: E402
 
 BOT_ID, BROADCASTER = "999", "1337"
 
@@ -131,8 +131,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=300)
     args = parser.parse_args()
-    eventsub, helix, irc = FakeEventSub(), FakeHelix(client_id=CLIENT_ID), FakeChat(tokens=("bot-access-0001",),
-                                                                                     moderated=("streamer",))
+    eventsub, irc = FakeEventSub(), FakeChat(tokens=("bot-access-0001",), moderated=("streamer",))
+    helix = FakeHelix(client_id=CLIENT_ID, client_secret="secret", bucket_points=10**9).start()
     helix.user_token("bot-access-0001", BOT_ID, "user:read:chat", "user:write:chat")
     try:
         db = setup(eventsub, helix, irc)

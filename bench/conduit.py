@@ -66,10 +66,10 @@ def main() -> None:
     dropped_database = environment(args.pg_url)
 
     from modules.sandbox.eventsub_ws import FakeEventSub
+    from modules.sandbox.helix import FakeHelix
     from tests.apps.twitch_auth.twitch_fakes import CLIENT_ID
-    from tests.modules.twitch.fake_helix import FakeHelix
 
-    helix = FakeHelix(client_id=CLIENT_ID)
+    helix = FakeHelix(client_id=CLIENT_ID, client_secret="secret", bucket_points=10**9).start()
     eventsub = FakeEventSub(auto=True, on_close=helix.session_closed)
     helix.sessions = eventsub
     os.environ.update({"TWITCH_APP_ID": CLIENT_ID, "TWITCH_APP_SECRET": "secret", "TWITCH_HELIX_URL": helix.url,

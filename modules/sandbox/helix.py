@@ -1,37 +1,54 @@
 """A fake of the Twitch Helix API: users, chat/chatters, moderation/channels, streams and
-eventsub/subscriptions (webhook and WebSocket transports), with Twitch's Ratelimit-* headers,
-its 429 when a bucket is empty, and its documented error bodies
-({"error": "Unauthorized", "status": 401, "message": "…"})."""
+eventsub/subscriptions (webhook, WebSocket and conduit transports), with Twitch's Ratelimit-*
+headers, its 429 when a bucket is empty, and its documented error bodies
+({"error": "Unauthorized", "status": 401, "message": "…"}); chat messages and conduits are in
+modules/sandbox/conduits.py.
+
+Tests and benches `start()` it on 127.0.0.1 (`url` ends in /helix; its id server answers /oauth2 on
+the same port) and register tokens with `user_token` / `app_token`; the sandbox serves it behind
+its own router with the id server it shares with the OAuth pages."""
 
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from modules.sandbox.twitch_id import FakeTwitchId
-from modules.sandbox.web import Request, Response, Router, empty, json_response, twitch_error
+from modules.sandbox.conduits import ChatAndConduits, FakeConduit
+from modules.sandbox.twitch_id import FakeTwitchId, Token
+from modules.sandbox.web import Request, Response, Router, Server, empty, json_response, twitch_error
 from modules.sandbox.world import BOT, BROADCASTER, TwitchUser, default_users
 from modules.twitch.eventsub import format_timestamp
 
 BUCKET_POINTS = 800  # points per minute of a token's bucket
 PENDING = "webhook_callback_verification_pending"
+REGISTERED_TOKEN_SECONDS = 10 * 365 * 86400  # of `user_token`/`app_token`: a test's token does not expire
+ID_PREFIXES = {"webhook": "new", "websocket": "ws-sub"}  # of a new subscription's id, by transport
 
 #: called with (subscription, secret) when a webhook subscription is created; True = the callback
 #: answered the challenge (the sandbox's webhook sender does it, in a thread, as Twitch does)
 Verifier = Callable[[dict, str], bool]
 
 
+#: what a token is when no id server checks them: an app token of no one
+UNCHECKED = Token("", None, (), math.inf)
+
+
 @dataclass
-class FakeHelix:
+class FakeHelix(ChatAndConduits):
     """`subscriptions` is Twitch's list (what GET pages through); `created` keeps request bodies,
     `deleted` the ids asked; `refusals` maps a type to (status, message) answered to a create;
-    `live` maps a login to its viewer count (absent: offline)."""
+    `live` maps a login to its viewer count (absent: offline). Chat: `sent` keeps Send Chat
+    Message bodies (with is_sent and app_token), `drop_next` makes the next one come back is_sent
+    false with that drop_reason; `banned` holds (broadcaster, user) pairs whose chat subscriptions
+    Twitch refuses."""
 
     client_id: str = "sandbox-client-id"
     id_server: FakeTwitchId | None = None  # tokens are checked against it when given
+    client_secret: str = "sandbox-client-secret"  # of the id server `user_token`/`start` make when none is given
     clock: Callable[[], float] = time.time
     page_size: int = 100
     bucket_points: int = BUCKET_POINTS
@@ -48,6 +65,18 @@ class FakeHelix:
     on_create: Callable[[dict, str], None] | None = None  # runs before the reply (a fast challenge)
     verifier: Verifier | None = None  # runs after the reply, in a thread
     default_callback: str = ""  # of subscriptions `add` puts there without one
+    sent: list[dict] = field(default_factory=list)
+    drop_next: dict | None = None
+    bot_users: set[str] = field(default_factory=set)  # granted user:bot
+    bot_channels: set[str] = field(default_factory=set)  # broadcasters who granted channel:bot
+    moderators: set[tuple[str, str]] = field(default_factory=set)  # (broadcaster, user)
+    banned: set[tuple[str, str]] = field(default_factory=set)  # (broadcaster, user)
+    conduits: dict[str, FakeConduit] = field(default_factory=dict)
+    sessions: object = None  # a FakeEventSub: its WebSocket sessions serve conduit shards
+    post_webhook: Callable[[str, dict, bytes], int] | None = None  # (callback, headers, body) → status
+    url: str = ""  # once started
+    _server: Server | None = None
+    _turn: itertools.count = field(default_factory=itertools.count)
     _spent: dict[str, tuple[int, int]] = field(default_factory=dict)  # token → (minute, points spent)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -61,9 +90,62 @@ class FakeHelix:
                 ("POST", "/helix/eventsub/subscriptions", self._create),
                 ("DELETE", "/helix/eventsub/subscriptions", self._delete)):
             self.router.add(method, path, handler)
+        self._chat_and_conduit_routes()
+
+    # --- serving and tokens ----------------------------------------------------------------------
+    def start(self) -> FakeHelix:
+        """Serve on a free port of 127.0.0.1 (Helix under /helix, the id server under /oauth2)."""
+        self._ensure_id_server()
+        self._server = Server(self)
+        self.url = f"{self._server.url}/helix"
+        self.id_server.base_url = f"{self._server.url}/oauth2"
+        return self
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+
+    def _ensure_id_server(self) -> FakeTwitchId:
+        if self.id_server is None:
+            self.id_server = FakeTwitchId(client_id=self.client_id, client_secret=self.client_secret,
+                                          clock=self.clock)
+        return self.id_server
+
+    def user(self, user_id: str, login: str) -> None:
+        """A Twitch account (GET /users, /oauth2/validate)."""
+        account = TwitchUser(user_id, login.lower())
+        self.users[user_id] = account.helix()
+        self._ensure_id_server().users[user_id] = account
+
+    def user_token(self, access: str, user_id: str, *scopes: str) -> None:
+        """A user token (valid for ten years); from now on tokens are checked."""
+        if user_id not in self._ensure_id_server().users:
+            self.user(user_id, f"user{user_id}")
+        self.id_server.tokens[access] = Token(access, user_id, scopes, self.clock() + REGISTERED_TOKEN_SECONDS)
+
+    def app_token(self, access: str) -> None:
+        self._ensure_id_server().tokens[access] = Token(access, None, (), self.clock() + REGISTERED_TOKEN_SECONDS)
+
+    def _token(self, request: Request) -> Token:
+        """The request's token (checked by `handle` when there is an id server)."""
+        if self.id_server is None:
+            return UNCHECKED
+        return self.id_server.token_of(request.bearer()) or UNCHECKED
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, path under /helix/) of every request received."""
+        with self._lock:
+            return [(method, path.removeprefix("/helix/")) for method, path, _, _ in self.calls]
+
+    def subscriptions_of(self, event_type: str) -> list[dict]:
+        with self._lock:
+            return [item for item in self.subscriptions if item["type"] == event_type]
 
     # --- plumbing: auth, rate limits ---------------------------------------------------------
     def handle(self, request: Request) -> Response:
+        if request.path.startswith("/oauth2/") and self.id_server is not None:
+            return self.id_server.handle(request)
         token = request.bearer()
         with self._lock:
             self.calls.append((request.method, request.path, request.query, token))
@@ -97,17 +179,13 @@ class FakeHelix:
                                  "Ratelimit-Reset": str((minute + 1) * 60)})
         return response
 
-    def _token_user(self, request: Request) -> str | None:
-        token = self.id_server.token_of(request.bearer()) if self.id_server else None
-        return token.user_id if token else None
-
     # --- users, chat, moderation, streams ------------------------------------------------------
     def _users(self, request: Request) -> Response:
         ids, logins = request.query.get("id", []), [login.lower() for login in request.query.get("login", [])]
         if len(ids) + len(logins) > 100:
             return twitch_error(400, "The request may specify a maximum of 100 id and login query parameters")
         if not ids and not logins:
-            user_id = self._token_user(request)
+            user_id = self._token(request).user_id
             if user_id is None:
                 return twitch_error(400, "The id or login query parameter is required unless you use a user token")
             ids = [user_id]
@@ -190,31 +268,54 @@ class FakeHelix:
         if body["type"] in self.refusals:
             status, message = self.refusals[body["type"]]
             return twitch_error(status, message)
-        method = body["transport"].get("method")
-        if method == "webhook" and not str(body["transport"].get("callback", "")).startswith("https://") \
-                and not str(body["transport"].get("callback", "")).startswith("http://127.0.0.1"):
-            return twitch_error(400, "The value in the callback field is not valid; use an HTTPS URL on port 443")
+        refused = self._refusal(body, self._token(request))
+        if refused is not None:
+            return refused
         transport = {key: value for key, value in body["transport"].items() if key != "secret"}
         if any(item["type"] == body["type"] and item["version"] == body["version"]
                and item["condition"] == body["condition"] and item["transport"] == transport
                for item in self.subscriptions):
             return twitch_error(409, "subscription already exists")
-        websocket = method == "websocket"
-        subscription = {"id": f"{'ws-sub' if websocket else 'new'}-{next(self._ids)}",
-                        "status": "enabled" if websocket else PENDING, "type": body["type"],
-                        "version": body["version"], "cost": 0 if websocket else 1, "condition": body["condition"],
-                        "transport": {**transport, "connected_at": format_timestamp()} if websocket else transport,
-                        "created_at": format_timestamp()}
+        method = transport.get("method")
+        webhook = method == "webhook"
+        subscription = {"id": f"{ID_PREFIXES.get(method, method)}-{next(self._ids)}",
+                        "status": PENDING if webhook else "enabled", "type": body["type"],
+                        "version": body["version"], "cost": 1 if webhook else 0, "condition": body["condition"],
+                        "transport": {**transport, "connected_at": format_timestamp()} if method == "websocket"
+                        else transport, "created_at": format_timestamp()}
         if self.on_create is not None:
             self.on_create(subscription, body["transport"].get("secret", ""))
         self.subscriptions.append(subscription)
-        if not websocket:
+        if webhook:
             self.secrets[subscription["id"]] = body["transport"].get("secret", "")
-        if not websocket and self.verifier is not None:
+        if webhook and self.verifier is not None:
             threading.Thread(target=self._verify, args=(subscription, body["transport"]["secret"]), daemon=True).start()
         return json_response({"data": [subscription], "total": len(self.subscriptions),
                               "total_cost": sum(item["cost"] for item in self.subscriptions),
                               "max_total_cost": 10000}, 202)
+
+    def _refusal(self, body: dict, token: Token) -> Response | None:
+        """Twitch's answer to a subscription it refuses for its transport, token or chat rules."""
+        transport, condition = body["transport"], body["condition"]
+        method, callback = transport.get("method"), str(transport.get("callback", ""))
+        if method == "webhook" and not callback.startswith(("https://", "http://127.0.0.1")):
+            return twitch_error(400, "The value in the callback field is not valid; use an HTTPS URL on port 443")
+        if self.id_server is None:  # tokens are not known: nothing more to check
+            return None
+        if str(body["type"]).startswith("channel.chat."):
+            if (condition.get("broadcaster_user_id"), condition.get("user_id")) in self.banned:
+                return twitch_error(403, "The user in the condition is banned from the broadcaster's chat")
+            refused = self.app_may_chat(condition.get("broadcaster_user_id"), condition.get("user_id")) \
+                if token.user_id is None else ""
+            if refused:
+                return twitch_error(403, refused)
+        if method == "websocket" and token.user_id is None:
+            return twitch_error(400, "WebSocket transports require a user access token")
+        if method == "conduit" and token.user_id is not None:
+            return twitch_error(400, "Conduit transports require an app access token")
+        if method == "conduit" and transport.get("conduit_id") not in self.conduits:
+            return twitch_error(400, "The conduit was not found")
+        return None
 
     def _verify(self, subscription: dict, secret: str) -> None:
         answered = self.verifier(subscription, secret)

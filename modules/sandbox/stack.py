@@ -1,13 +1,19 @@
 """The whole outside world on 127.0.0.1: one HTTP server for Twitch OAuth, Helix, the YouTube Data
 API, oEmbed and the WaddleBot APIs (by path), a WebSocket server for EventSub and one for chat, the
 webhook sender, and the scenario player wired to them. `settings()` gives the environment that
-points WaddleBot at all of it."""
+points WaddleBot at all of it.
+
+Viewers' chat reaches the bot the way it listens: as channel.chat.message notifications to its
+EventSub session (the sandbox bot granted user:read:chat and user:write:chat, so CHAT_TRANSPORT=auto
+picks EventSub) and, should it listen on IRC instead, as IRC lines; its answers come back through
+Helix's Send Chat Message or as IRC PRIVMSGs."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +32,20 @@ from modules.sandbox.world import TwitchUser
 from modules.sandbox.youtube import FakeOEmbed, FakeYouTube, LiveVideo
 
 WEBHOOK_SECRET = "sandbox-webhook-secret-0123456789"
+CHAT_MESSAGE = "channel.chat.message"
+CHAT_PREFIX = "channel.chat."  # the chat bot's subscriptions, not the channel's
+
+
+def chat_message(broadcaster: TwitchUser, chatter: TwitchUser, text: str) -> dict:
+    """A channel.chat.message event as EventSub sends it; the chatter's name is the login, as the
+    sandbox's IRC chat shows it (display-name tag), so both transports name viewers alike."""
+    return {"broadcaster_user_id": broadcaster.id, "broadcaster_user_login": broadcaster.login,
+            "broadcaster_user_name": broadcaster.display_name, "chatter_user_id": chatter.id,
+            "chatter_user_login": chatter.login, "chatter_user_name": chatter.login,
+            "message_id": str(uuid.uuid4()), "message": {"text": text, "fragments": [
+                {"type": "text", "text": text, "cheermote": None, "emote": None, "mention": None}]},
+            "color": "#1E90FF", "badges": [], "message_type": "text", "cheer": None, "reply": None,
+            "channel_points_custom_reward_id": None, "channel_points_animation_id": None}
 
 @dataclass
 class Mux:
@@ -78,7 +98,7 @@ class Sandbox:
             "TWITCH_APP_ID": self.id.client_id, "TWITCH_APP_SECRET": self.id.client_secret,
             "TWITCH_ID_URL": f"{url}/oauth2", "TWITCH_HELIX_URL": f"{url}/helix",
             "TWITCH_EVENTSUB_WS_URL": self.eventsub.url, "TWITCH_IRC_URL": self.chat.url,
-            "CHAT_TRANSPORT": "irc",  # the fake chat viewers type in is the IRC one
+            "CHAT_TRANSPORT": "auto",  # the sandbox bot's grants make it EventSub; IRC still works
             "TWITCH_WEBHOOK_SECRET": WEBHOOK_SECRET, "PUBLIC_URL": self.public_url,
             "TWITCH_DEFAULT_SCOPES": "user:read:email moderator:read:followers channel:read:subscriptions bits:read "
                                      "channel:moderate",
@@ -100,17 +120,27 @@ class Sandbox:
                 "counts": dict(self.apis.counts),
                 "subscriptions": [{"type": item["type"], "status": item["status"],
                                    "method": item["transport"]["method"]} for item in self.helix.subscriptions],
-                "chat_channels": sorted(self.chat.channels()),
+                "chat_channels": sorted(self.chat.channels() | self.eventsub_chat_channels()),
                 "webhooks_sent": len(self.sender.sent)}
 
     def verified(self) -> bool:
-        """Subscriptions exist and none awaits its callback verification any more."""
-        statuses = [item["status"] for item in self.helix.subscriptions]
+        """The channel's subscriptions (not the chat bot's) exist and none awaits its callback
+        verification any more."""
+        statuses = [item["status"] for item in self.helix.subscriptions if not item["type"].startswith(CHAT_PREFIX)]
         return "enabled" in statuses and "webhook_callback_verification_pending" not in statuses
 
+    def eventsub_chat_channels(self) -> set[str]:
+        """The channels whose chat messages some EventSub subscription receives."""
+        ids = {item["condition"].get("broadcaster_user_id") for item in self.helix.subscriptions_of(CHAT_MESSAGE)
+               if item["status"] == "enabled"}
+        return {user["login"] for user in list(self.helix.users.values()) if user["id"] in ids}
+
     def ready(self) -> bool:
-        """WaddleBot listens: its chat bot is in the channel and its subscriptions are verified."""
-        return self.player.scenario.channel in self.chat.channels() and self.verified()
+        """WaddleBot listens: its chat bot hears the channel (IRC or EventSub) and its
+        subscriptions are verified."""
+        channel = self.player.scenario.channel
+        hears = channel in self.chat.channels() or channel in self.eventsub_chat_channels()
+        return hears and self.verified()
 
     def start(self, wait_for_waddlebot: bool = True) -> None:
         """Play the scenario in a thread, once WaddleBot listens (unless told not to wait)."""
@@ -162,10 +192,16 @@ class SandboxStage:
         return delivered
 
     def chat(self, channel: str, user: TwitchUser, text: str) -> int:
-        return self.sandbox.chat.say(channel, user.login, user.id, text)
+        """A viewer's message, to the bot's EventSub session and to IRC connections in the channel."""
+        broadcaster = self.user(channel)
+        heard = self.deliver(CHAT_MESSAGE, broadcaster, chat_message(broadcaster, user, text))
+        return heard + self.sandbox.chat.say(channel, user.login, user.id, text)
 
     def bot_messages(self) -> list[str]:
-        return [line.split(" :", 1)[1] for line in self.sandbox.chat.lines("PRIVMSG") if " :" in line]
+        """What the bot said, in order: through Send Chat Message, then on IRC (it uses one at a time;
+        only the one in use grows, so a count taken earlier still marks where new ones start)."""
+        sent = [item["message"] for item in list(self.sandbox.helix.sent) if item["is_sent"]]
+        return sent + [line.split(" :", 1)[1] for line in self.sandbox.chat.lines("PRIVMSG") if " :" in line]
 
     def submit(self, url: str, link: str) -> int | None:
         try:

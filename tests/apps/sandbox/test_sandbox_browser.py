@@ -120,6 +120,8 @@ def test_a_stream_in_the_sandbox_from_login_to_overlay_and_livepulse(live_server
     wait_until(lambda: _latest_total(db) == peak, timeout=30)  # the poller saw the peak
     play_until(box, clock, 1800)
     assert box.player.finished and box.player.counts["submitted"] == 5
+    # chat went over EventSub: viewers' lines as notifications, the bot's links through Send Chat Message
+    assert sum(item["is_sent"] for item in box.helix.sent) >= 5 and not box.chat.lines("PRIVMSG")
     wait_until(lambda: box.apis.counts["reputation"] >= 30, timeout=30)
 
     page.goto(f"{live_server}/sandbox/admin")

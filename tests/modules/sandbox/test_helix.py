@@ -6,6 +6,7 @@ import json
 import threading
 
 import pytest
+import requests
 
 from modules.sandbox.helix import FakeHelix
 from modules.sandbox.twitch_id import FakeTwitchId
@@ -95,7 +96,7 @@ def test_chatters_moderated_channels_and_streams(twitch):
 
 
 def test_eventsub_subscriptions_create_list_page_conflict_and_delete(twitch):
-    helix, call, _, _ = twitch
+    helix, call, _, user_token = twitch
     verified = threading.Event()
     helix.verifier = lambda subscription, secret: verified.set() or secret == "s3cret-s3cret"
     body = {"type": "channel.follow", "version": "2",
@@ -110,7 +111,8 @@ def test_eventsub_subscriptions_create_list_page_conflict_and_delete(twitch):
     assert call("POST", "eventsub/subscriptions", body=body).status == 409
     websocket = dict(body, type="channel.cheer", version="1", condition={"broadcaster_user_id": "1001"},
                      transport={"method": "websocket", "session_id": "abc"})
-    assert call("POST", "eventsub/subscriptions", body=websocket).json()["data"][0]["status"] == "enabled"
+    assert call("POST", "eventsub/subscriptions", token=user_token, body=websocket).json()["data"][0][
+        "status"] == "enabled"
     helix.add("stream.online", "1", {"broadcaster_user_id": "1001"})
     page = call("GET", "eventsub/subscriptions").json()
     assert len(page["data"]) == 2 and page["total"] == 3 and page["pagination"]["cursor"]
@@ -131,3 +133,28 @@ def test_refusals_and_bad_bodies(twitch):
                   "transport": {"method": "webhook", "callback": "http://example.com/cb", "secret": "0123456789"}}
     assert call("POST", "eventsub/subscriptions", body=plain_http).status == 400
     assert call("GET", "nothing/here").status == 404
+
+
+def test_a_started_fake_checks_registered_tokens_and_serves_validate_on_its_port():
+    helix = FakeHelix(client_id="cid").start()
+    try:
+        helix.user_token("user-token", "1001", "user:read:chat")
+        helix.app_token("app-token")
+        validated = requests.get(helix.url.removesuffix("/helix") + "/oauth2/validate",
+                                 headers={"Authorization": "OAuth user-token"}, timeout=5)
+        assert validated.status_code == 200
+        assert (validated.json()["user_id"], validated.json()["login"]) == ("1001", "waddle_streamer")
+
+        def subscribe(token: str) -> requests.Response:
+            return requests.post(f"{helix.url}/eventsub/subscriptions", json={
+                "type": "channel.cheer", "version": "1", "condition": {"broadcaster_user_id": "1001"},
+                "transport": {"method": "websocket", "session_id": "s-1"}},
+                headers={"Client-Id": "cid", "Authorization": f"Bearer {token}"}, timeout=5)
+
+        assert subscribe("unknown").status_code == 401
+        refused = subscribe("app-token")
+        assert refused.status_code == 400 and "user access token" in refused.json()["message"]
+        assert subscribe("user-token").status_code == 202
+        assert helix.requests == [("POST", "eventsub/subscriptions")] * 3
+    finally:
+        helix.close()

@@ -9,11 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from websockets.sync.client import connect
 
 from modules.sandbox import scenario as scenarios
 from modules.sandbox.player import Player
 from modules.sandbox.stack import WEBHOOK_SECRET, Sandbox
-from modules.sandbox.world import TwitchUser
+from modules.sandbox.world import BOT, TwitchUser
 from modules.twitch.eventsub import verify_signature
 from modules.youtube.data_api import YouTubeDataApi
 from tests.waiting import wait_until
@@ -206,3 +207,37 @@ def test_the_readme_example_is_a_valid_scenario():
     assert [entry.action for entry in scenario.timeline] == ["event", "event", "event", "chat", "reco",
                                                              "youtube_chat"]
     assert scenario.youtube[0].viewers.peak == 900
+
+
+def test_viewers_chat_reaches_a_bot_subscribed_over_eventsub_and_its_answers_come_back_through_helix():
+    """The sandbox bot's user token subscribes its EventSub session to the channel's chat: a
+    viewer's line arrives as channel.chat.message, the answer goes out by Send Chat Message."""
+    sandbox = Sandbox(scenarios.load(), clock=Clock())
+    try:
+        settings = sandbox.settings()
+        assert settings["CHAT_TRANSPORT"] != "irc"
+        token = sandbox.id.issue(BOT.id, ("user:read:chat", "user:write:chat")).access
+        headers = {"Client-Id": settings["TWITCH_APP_ID"], "Authorization": f"Bearer {token}"}
+        with connect(settings["TWITCH_EVENTSUB_WS_URL"]) as socket:
+            session = json.loads(socket.recv(timeout=5))["payload"]["session"]["id"]
+            created = requests.post(f"{settings['TWITCH_HELIX_URL']}/eventsub/subscriptions", headers=headers,
+                                    timeout=5, json={"type": "channel.chat.message", "version": "1",
+                                                     "condition": {"broadcaster_user_id": "1001", "user_id": BOT.id},
+                                                     "transport": {"method": "websocket", "session_id": session}})
+            assert created.status_code == 202
+            assert sandbox.status()["chat_channels"] == ["waddle_streamer"]
+            stage = sandbox.player.stage
+            assert stage.chat("waddle_streamer", stage.user("krill_kim"), "!reco hi") == 1
+            message = json.loads(socket.recv(timeout=5))
+            while message["metadata"]["message_type"] != "notification":  # keepalives may come first
+                message = json.loads(socket.recv(timeout=5))
+        event = message["payload"]["event"]
+        assert (message["payload"]["subscription"]["type"], event["chatter_user_login"], event["message"]["text"]) \
+            == ("channel.chat.message", "krill_kim", "!reco hi")
+        answer = requests.post(f"{settings['TWITCH_HELIX_URL']}/chat/messages", headers=headers, timeout=5, json={
+            "broadcaster_id": "1001", "sender_id": BOT.id, "message": "@krill_kim http://x/r/1",
+            "reply_parent_message_id": event["message_id"]})
+        assert answer.status_code == 200 and answer.json()["data"][0]["is_sent"] is True
+        assert stage.bot_messages() == ["@krill_kim http://x/r/1"]
+    finally:
+        sandbox.stop()

@@ -404,9 +404,9 @@ def test_the_listener_raises_when_the_token_is_rejected(twitch):
 
 def test_the_listener_reads_and_answers_over_eventsub(monkeypatch):
     from modules.sandbox.eventsub_ws import FakeEventSub, ws_subscription
-    from tests.modules.twitch.fake_helix import FakeHelix
+    from modules.sandbox.helix import FakeHelix
 
-    eventsub, helix = FakeEventSub(), FakeHelix()
+    eventsub, helix = FakeEventSub(), FakeHelix().start()
     try:
         helix.user_token("good", "999", "user:read:chat", "user:write:chat")
         helix.user("999", "waddlebot")
@@ -436,7 +436,8 @@ def test_the_listener_reads_and_answers_over_eventsub(monkeypatch):
         assert (command.name, command.user, command.comment, command.message.id) == ("reco", "viewer", "a song", "m-1")
         [subscription] = helix.subscriptions
         assert subscription["condition"] == {"broadcaster_user_id": "1337", "user_id": "999"}
-        assert subscription["transport"] == {"method": "websocket", "session_id": "s-1"}
+        connected_at = subscription["transport"].pop("connected_at")  # Twitch adds it to a WebSocket transport
+        assert connected_at and subscription["transport"] == {"method": "websocket", "session_id": "s-1"}
         result = listener.client.say("streamer", "thanks!", reply_to="m-1")
         assert result.is_sent
         assert helix.sent[-1] == {"broadcaster_id": "1337", "sender_id": "999", "message": "thanks!",
@@ -447,9 +448,9 @@ def test_the_listener_reads_and_answers_over_eventsub(monkeypatch):
 
 
 def test_auto_uses_irc_when_the_token_lacks_the_chat_scopes(monkeypatch):
-    from tests.modules.twitch.fake_helix import FakeHelix
+    from modules.sandbox.helix import FakeHelix
 
-    helix = FakeHelix()
+    helix = FakeHelix().start()
     try:
         helix.user_token("good", "999", "chat:read", "chat:edit")
         monkeypatch.setenv("TWITCH_ID_URL", helix.url.removesuffix("/helix") + "/oauth2")

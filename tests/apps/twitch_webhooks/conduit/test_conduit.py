@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from modules.sandbox.eventsub_ws import FakeEventSub
+from modules.sandbox.helix import FakeHelix
 from shared.db import transaction, utcnow
 from tests.apps.twitch_auth.twitch_fakes import CLIENT_ID
 from tests.apps.twitch_webhooks.hub.fakes import make_account, make_bot, make_interest
-from tests.modules.twitch.fake_helix import FakeHelix
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -31,7 +31,7 @@ ConduitWorker(sys.argv[1], takeover_seconds=float(sys.argv[2])).run(threading.Ev
 
 @pytest.fixture
 def twitch():
-    helix = FakeHelix(client_id=CLIENT_ID)
+    helix = FakeHelix(client_id=CLIENT_ID, client_secret="secret").start()
     eventsub = FakeEventSub(auto=True, on_close=helix.session_closed)
     helix.sessions = eventsub
     yield helix
