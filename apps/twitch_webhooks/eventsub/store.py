@@ -341,6 +341,7 @@ def _upsert(db, twitch_subscription: Mapping, created_by_us: bool, secret: str |
     if secret is not None:
         values["secret_encrypted"] = encrypt(secret)
     table = db.eventsub_subscription
+    _lock_subscription(db, twitch_subscription["id"])
     row = db(table.twitch_id == twitch_subscription["id"]).select(
         table.id, table.status, table.created_by_us, limitby=(0, 1), for_update=is_postgres(db)).first()
     if row is None:
@@ -382,9 +383,18 @@ def reserve_subscription(db, *, event_type: str, version: str, condition: Mappin
     return provisional
 
 
+def _lock_subscription(db, twitch_id: str) -> None:
+    """PostgreSQL: Twitch's creation reply and its verification challenge may store the same
+    subscription at once, and FOR UPDATE locks no row that is not there yet (both would insert it):
+    one waits for the other. Taken before any row is touched, so both take their locks in one order."""
+    if is_postgres(db):
+        run_sql(db, "SELECT pg_advisory_xact_lock(hashtext(%s))", (str(twitch_id),))
+
+
 def attach_subscription(db, provisional_id: str, twitch_subscription: Mapping) -> int:
     """Twitch created the subscription: our reserved row takes its id, status and cost."""
     table = db.eventsub_subscription
+    _lock_subscription(db, twitch_subscription["id"])
     if db(table.twitch_id == twitch_subscription["id"]).count():
         db(table.twitch_id == provisional_id).delete()  # the challenge came first and claimed a row
     else:

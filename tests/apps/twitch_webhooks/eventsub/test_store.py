@@ -11,6 +11,7 @@ from apps.twitch_webhooks.eventsub import store as eventsub
 from modules.twitch.eventsub import sample_event, subscription_object
 from shared.crypto import decrypt
 from shared.db import get_db, utcnow
+from tests.waiting import wait_until
 
 RNG = random.Random(5)
 
@@ -212,3 +213,46 @@ def test_mark_revoked_records_the_reason(db, known):
     eventsub.mark_enabled(db, twitch)
     row = db(db.eventsub_subscription).select().first()
     assert (row.status, row.revoked_reason) == ("enabled", None)
+
+
+def test_the_same_new_subscription_stored_at_once_by_two_transactions_makes_one_row(db):
+    """PostgreSQL: a challenge and Twitch's creation reply both store a subscription we have no row
+    for; the second waits for the first and updates its row instead of failing on the unique id."""
+    from shared.db import is_postgres, open_db
+    from shared.settings import get_settings
+
+    if not is_postgres(db):
+        pytest.skip("PostgreSQL only (SQLite has one writer)")
+    subscription = subscription_object("channel.follow", subscription_id="race-1")
+    stored, commit, pids, outcome = threading.Event(), threading.Event(), {}, {}
+
+    def store(name: str, created_by_us: bool, hold: bool) -> None:
+        connection = open_db(get_settings(), migrate=False)  # its own connection (DALs are per thread)
+        try:
+            pids[name] = connection.executesql("SELECT pg_backend_pid()")[0][0]
+            eventsub.upsert_subscription(connection, subscription, created_by_us=created_by_us)
+            if hold:
+                stored.set()
+                commit.wait(30)
+            connection.commit()
+            outcome[name] = "ok"
+        except Exception as err:
+            connection.rollback()
+            outcome[name] = err.__class__.__name__
+        finally:
+            connection.close()
+
+    reply = threading.Thread(target=store, args=("reply", True, True))
+    reply.start()
+    assert stored.wait(30)  # the creation reply stored the row, not committed yet
+    challenge = threading.Thread(target=store, args=("challenge", False, False))
+    challenge.start()
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'"
+    wait_until(lambda: "challenge" in pids and db.executesql(waiting, placeholders=(pids["challenge"],))[0][0] == 1)
+    commit.set()
+    reply.join(30)
+    challenge.join(30)
+    db.commit()
+    assert outcome == {"reply": "ok", "challenge": "ok"}
+    rows = db(db.eventsub_subscription.twitch_id == "race-1").select()
+    assert len(rows) == 1 and rows[0].created_by_us
