@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from abc import ABC, abstractmethod
 
 from apps.twitch_webhooks.eventsub.store import LIVE_STATUSES, normalize_condition, upsert_subscription
 from modules.twitch.conduits import SHARD_DISABLED, conduit_transport
@@ -52,7 +53,7 @@ def forget_all(db) -> None:
     db(db.eventsub_subscription.transport_method == "conduit").delete()
 
 
-class AppTokenSubscriptions:
+class AppTokenSubscriptions(ABC):
     """The app token's subscriptions on one transport (a subclass says which): creates what is
     missing on each `ensure` (no Helix call when nothing is); a refused one is tried again after
     RETRY_FAILED_SECONDS."""
@@ -82,8 +83,9 @@ class AppTokenSubscriptions:
                 self._failed[key] = self.clock() + RETRY_FAILED_SECONDS
         return created
 
+    @abstractmethod
     def _create(self, event_type: str, version: str, condition: str) -> bool:
-        raise NotImplementedError
+        """Ask Twitch for one subscription on this transport; False when it should be asked again later."""
 
 
 class ConduitSubscriptions(AppTokenSubscriptions):
