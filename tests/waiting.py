@@ -1,4 +1,5 @@
-"""Waiting in tests for something another thread or process does: poll, never a fixed sleep."""
+"""Time in tests: waiting for what another thread or process does (poll, never a fixed sleep), and a
+clock the test sets by hand for code that takes one."""
 
 from __future__ import annotations
 
@@ -14,3 +15,13 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+class Clock:
+    """A clock that moves only when the test sets `now` (seconds)."""
+
+    def __init__(self, now: float = 0.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -1,14 +1,7 @@
 """The in-process cache is bounded in entries and bytes, and expired entries do not stay."""
 
 from shared.cache import SWEEP_EVERY_S, MemoryCache
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.waiting import Clock
 
 
 def test_bounded_in_bytes_least_recently_used_first():
@@ -29,7 +22,7 @@ def test_bounded_in_entries():
 
 
 def test_expired_entries_are_dropped_even_if_never_read_again():
-    clock = Clock()
+    clock = Clock(1000.0)
     cache = MemoryCache(clock=clock)
     for number in range(100):
         cache.set(f"short{number}", b"x" * 100, 1)

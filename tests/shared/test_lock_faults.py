@@ -14,15 +14,7 @@ from shared.cli import ChildProcesses
 from shared.locks import RedisServiceLock
 from shared.registry import Service
 from shared.workers import Supervisor
-from tests.waiting import wait_until
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.waiting import Clock, wait_until
 
 
 class FakeRedisLock:
@@ -54,7 +46,7 @@ class FakeRedis:
 
 
 def test_a_redis_error_during_renewal_is_not_a_lost_lock_until_the_ttl_passes():
-    clock, client = Clock(), FakeRedis()
+    clock, client = Clock(1000.0), FakeRedis()
     lock = RedisServiceLock(client, "svc", clock=clock)
     assert lock.acquire()
     clock.now += 10
@@ -70,7 +62,7 @@ def test_a_redis_error_during_renewal_is_not_a_lost_lock_until_the_ttl_passes():
 
 def test_a_lock_redis_gave_to_another_holder_is_lost_at_once():
     client = FakeRedis()
-    lock = RedisServiceLock(client, "svc", clock=Clock())
+    lock = RedisServiceLock(client, "svc", clock=Clock(1000.0))
     assert lock.acquire()
     client.held.failure = redis.exceptions.LockNotOwnedError("not owned")
     assert not lock.still_held()
@@ -80,7 +72,7 @@ def test_a_lock_redis_gave_to_another_holder_is_lost_at_once():
 def test_a_real_redis_lock_survives_an_unreachable_redis_and_renews_when_it_is_back():
     from shared.redis_client import get_redis
 
-    clock = Clock()
+    clock = Clock(1000.0)
     lock = RedisServiceLock(get_redis(), "svc", clock=clock)
     assert lock.acquire()
     working = lock.lock.redis
@@ -166,7 +158,7 @@ class FakeProcess:
 
 
 def test_run_starts_a_child_that_exited_again_with_growing_backoff():
-    clock, spawned = Clock(), []
+    clock, spawned = Clock(1000.0), []
 
     def spawn(command):
         spawned.append(FakeProcess(command))

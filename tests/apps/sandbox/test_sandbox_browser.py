@@ -19,17 +19,10 @@ from shared.db import transaction
 from shared.outbox import run_dispatcher
 from tests.apps.twitch_chat.test_workers import Service
 from tests.conftest import TEST_ENV
-from tests.waiting import wait_until
+from tests.waiting import Clock, wait_until
 
 SHOTS = Path(__file__).parent / "screenshots"
 #: marks when the page's EventSource is connected: the stream sends changes made after it opened
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @pytest.fixture
 def sandbox(configure, live_server, db):

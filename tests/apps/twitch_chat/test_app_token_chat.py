@@ -18,7 +18,7 @@ from tests.apps.twitch_auth.twitch_fakes import CLIENT_ID, store_bot
 from tests.apps.twitch_chat.test_eventsub_chat import BOT_ID, BROADCASTER, chat_event
 from tests.apps.twitch_chat.test_workers import add_channel, run, status_row  # noqa: F401 (fixture)
 from tests.apps.twitch_webhooks.conduit.test_conduit import twitch  # noqa: F401 (fixture)
-from tests.waiting import wait_until
+from tests.waiting import Clock, wait_until
 
 APP_PATH_SCOPES = ["chat:read", "chat:edit", "user:bot"]  # no user:read:chat / user:write:chat
 
@@ -85,7 +85,7 @@ def test_a_channel_twitch_refuses_is_asked_again_a_minute_later(db, app_chat, tw
     from apps.twitch_webhooks.conduit.subscriptions import RETRY_FAILED_SECONDS, ConduitSubscriptions
 
     conduit = conduit_helix.ensure_conduit()
-    clock = FakeClock()
+    clock = Clock(1000.0)
     subscriptions = ConduitSubscriptions(conduit.id, clock=clock)
     subscriptions.ensure()  # the broadcaster has not granted channel:bot: Twitch refuses the chat types
     assert chat_subscriptions(twitch) == []
@@ -118,13 +118,6 @@ def test_the_store_publishes_only_the_consumed_types_once(db):
         dispatch.prune(db, utcnow() + dispatch.KEEP + dispatch.KEEP)
     assert db(db.dispatched_event).count() == 0
 
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_webhook_transport_makes_the_chat_subscriptions_and_their_events_reach_the_chat_bot(

@@ -11,19 +11,12 @@ import requests
 from modules.sandbox.helix import FakeHelix
 from modules.sandbox.twitch_id import FakeTwitchId
 from modules.sandbox.web import Request
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.waiting import Clock
 
 
 @pytest.fixture
 def twitch():
-    clock = Clock()
+    clock = Clock(1_700_000_000.0)
     ids = FakeTwitchId(clock=clock)
     helix = FakeHelix(client_id=ids.client_id, id_server=ids, clock=clock, page_size=2)
     app_token = ids.issue(None).access

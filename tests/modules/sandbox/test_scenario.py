@@ -17,15 +17,7 @@ from modules.sandbox.stack import WEBHOOK_SECRET, Sandbox
 from modules.sandbox.world import BOT, TwitchUser
 from modules.twitch.eventsub import verify_signature
 from modules.youtube.data_api import YouTubeDataApi
-from tests.waiting import wait_until
-
-
-class Clock:
-    def __init__(self):
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.waiting import Clock, wait_until
 
 
 class RecordingStage:
@@ -69,7 +61,7 @@ class RecordingStage:
 
 def test_the_default_scenario_at_60x_plays_30_minutes_in_30_seconds_of_clock():
     scenario = scenarios.load()
-    stage, clock = RecordingStage(), Clock()
+    stage, clock = RecordingStage(), Clock(500.0)
     player = Player(scenario, stage, clock=clock, speed=60)
     player.start()
     player.tick()
@@ -163,7 +155,7 @@ def receiver():
 
 def test_the_sandbox_delivers_signed_webhooks_to_subscriptions_and_serves_the_viewer_curves(receiver):
     callback, received = receiver
-    clock = Clock()
+    clock = Clock(500.0)
     sandbox = Sandbox(scenarios.load(), speed=100, clock=clock)
     try:
         settings = sandbox.settings()
@@ -212,7 +204,7 @@ def test_the_readme_example_is_a_valid_scenario():
 def test_viewers_chat_reaches_a_bot_subscribed_over_eventsub_and_its_answers_come_back_through_helix():
     """The sandbox bot's user token subscribes its EventSub session to the channel's chat: a
     viewer's line arrives as channel.chat.message, the answer goes out by Send Chat Message."""
-    sandbox = Sandbox(scenarios.load(), clock=Clock())
+    sandbox = Sandbox(scenarios.load(), clock=Clock(500.0))
     try:
         settings = sandbox.settings()
         assert settings["CHAT_TRANSPORT"] != "irc"

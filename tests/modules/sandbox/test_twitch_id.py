@@ -11,19 +11,12 @@ import requests
 from modules.sandbox.twitch_id import FakeTwitchId
 from modules.sandbox.web import Server
 from modules.twitch import oauth
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.waiting import Clock
 
 
 @pytest.fixture
 def twitch():
-    fake = FakeTwitchId(clock=Clock())
+    fake = FakeTwitchId(clock=Clock(1_000_000.0))
     server = Server(fake)
     fake.base_url = f"{server.url}/oauth2"
     yield fake

@@ -12,7 +12,7 @@ import pytest
 from modules.sandbox.irc import FakeChat
 from modules.twitch.chat_client import ChatAuthError, ChatClient, TwitchChatListener, channel_name
 from modules.twitch.reconnect import exponential_backoff
-from tests.waiting import wait_until
+from tests.waiting import Clock, wait_until
 
 
 def run_coroutine(factory):
@@ -32,13 +32,6 @@ def run_coroutine(factory):
         raise outcome["error"]
     return outcome["value"]
 
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -152,7 +145,7 @@ def test_a_server_answering_every_login_with_reconnect_is_retried_with_growing_b
 
 
 def test_at_most_one_login_per_minimum_interval(twitch, start):
-    clock = Clock()
+    clock = Clock(1000.0)
     start(clock=clock, min_connect_interval=2.0)
     wait_until(lambda: twitch.logins == 1)
     twitch.send(":tmi.twitch.tv RECONNECT", "PING :one")
@@ -226,7 +219,7 @@ def test_without_a_refresh_a_rejected_token_fails_at_once(twitch):
 
 
 def test_at_most_20_joins_per_10_seconds(twitch, start):
-    clock = Clock()
+    clock = Clock(1000.0)
     client = start(clock=clock)
     channels = [f"channel{index:02d}" for index in range(25)]
     client.set_channels(channels)
@@ -257,7 +250,7 @@ def test_replies_carry_the_parent_message_id(twitch, start):
 
 
 def test_messages_wait_for_the_join_and_one_second_between_messages_when_not_moderator(twitch, start):
-    clock = Clock()
+    clock = Clock(1000.0)
     client = start(clock=clock)
     client.say("streamer", "first")
     client.say("streamer", "second")
@@ -270,7 +263,7 @@ def test_messages_wait_for_the_join_and_one_second_between_messages_when_not_mod
 
 
 def test_at_most_20_messages_per_30_seconds_when_not_moderator(twitch, start):
-    clock = Clock()
+    clock = Clock(1000.0)
     client = start(clock=clock)
     channels = [f"c{index:02d}" for index in range(21)]
     client.set_channels(channels)
@@ -287,7 +280,7 @@ def test_at_most_20_messages_per_30_seconds_when_not_moderator(twitch, start):
 
 
 def test_100_messages_per_30_seconds_without_gap_as_moderator(twitch, start):
-    clock = Clock()
+    clock = Clock(1000.0)
     client = start(clock=clock)
     client.join("modded")
     wait_until(lambda: client.is_moderator("modded"))

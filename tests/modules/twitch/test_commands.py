@@ -2,14 +2,7 @@ import pytest
 
 from modules.twitch.commands import CommandRegistry, FakeChatBackend, Permission, Sent, parse_command, permission_of
 from modules.twitch.irc import ChatMessage, parse
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.waiting import Clock
 
 
 def chat(text: str, login: str = "viewer", user_id: str = "2", badges: str = "", msg_id: str = "m-1",
@@ -21,7 +14,7 @@ def chat(text: str, login: str = "viewer", user_id: str = "2", badges: str = "",
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(1000.0)
 
 
 @pytest.fixture

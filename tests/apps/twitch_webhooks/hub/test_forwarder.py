@@ -21,6 +21,7 @@ from tests.apps.twitch_webhooks.hub.fakes import (
     subscribe_all,
     twitch_sub,
 )
+from tests.waiting import Clock
 
 
 def insert_event(db, event_id: int) -> None:
@@ -32,13 +33,6 @@ def insert_event(db, event_id: int) -> None:
 def ids(rows) -> list[int]:
     return [row.id for row in rows]
 
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_the_feed_reads_in_id_order_from_its_cursor(db):
