@@ -63,7 +63,8 @@ def create(table, label: str, days: str | int, now: datetime.datetime | None = N
     label = (label or "").strip()
     if not label or len(label) > LABEL_LENGTH:
         raise LinkError(f"label: name the link (1 to {LABEL_LENGTH} characters), e.g. the OBS scene it is for")
-    if not str(days).isdigit() or not 1 <= int(days) <= MAX_DAYS:
+    # isdecimal: isdigit also takes "²", which int() refuses
+    if not (str(days).isascii() and str(days).isdecimal()) or not 1 <= int(days) <= MAX_DAYS:
         raise LinkError(f"days: a whole number from 1 to {MAX_DAYS} (got {days!r})")
     now = now or utcnow()
     token = new_token()

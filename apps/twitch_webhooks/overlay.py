@@ -32,7 +32,7 @@ def alerts_feed(token):
     after = request.query.get("after") or ""
     if not after:
         return {"alerts": [], "last_id": alerts.last_alert_id(db)}
-    if not after.isdigit():
+    if not (after.isascii() and after.isdigit()):
         raise json_error(400, f"after: the last_id of the previous answer (digits), got {after!r}")
     found = alerts.alerts_after(db, int(after))
     return {"alerts": found, "last_id": found[-1]["id"] if found else int(after)}

@@ -45,7 +45,8 @@ def test_a_link_of_one_module_does_not_open_another(db):
 
 @pytest.mark.parametrize(("label", "days", "named"), [("", 1, "label"), ("x" * 81, 1, "label"),
                                                       ("Main", "0", "days"), ("Main", "ten", "days"),
-                                                      ("Main", "3651", "days")])
+                                                      ("Main", "3651", "days"), ("Main", "²", "days"),
+                                                      ("Main", "٣", "days")])
 def test_unusable_input_is_refused_with_the_reason(db, label, days, named):
     with pytest.raises(overlay_links.LinkError, match=f"^{named}:"):
         overlay_links.create(db.reco_overlay_link, label, days, now=NOW)

@@ -38,8 +38,9 @@ def test_the_feed_starts_now_then_gives_each_new_alert_once(configure, client, d
     assert client.get(f"{feed}?after={first['last_id']}").json == {"alerts": [], "last_id": first["last_id"]}
 
 
-def test_a_bad_cursor_is_a_400(client, db, feed):
-    assert "after:" in client.get(f"{feed}?after=yesterday", status=400).json["message"]
+@pytest.mark.parametrize("after", ["yesterday", "%C2%B2", "-1"])
+def test_a_bad_cursor_is_a_400(client, db, feed, after):
+    assert "after:" in client.get(f"{feed}?after={after}", status=400).json["message"]
 
 
 def test_the_page_and_feed_need_a_valid_link(client, db, feed):
